@@ -1,0 +1,87 @@
+"""``textinpaint evaluate``: score models and baselines on one evaluation set, write a report."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(subparsers) -> None:
+    """Register ``evaluate``."""
+    p = subparsers.add_parser(
+        "evaluate", help="metrics, baselines, text gain and a report (metrics.json, report.md, "
+                         "grid.png, by_hole_area.png)")
+    p.add_argument("--model", action="append", default=[], type=Path, metavar="MODEL_DIR",
+                   help="an inpainting model folder (repeatable; none = baselines only)")
+    p.add_argument("--dataset", required=True,
+                   help="shapes, cub:PATH, flowers:PATH, celeba:PATH or folder:PATH")
+    p.add_argument("--split", default="test", help="split to evaluate (default test)")
+    p.add_argument("--masks", default="center",
+                   help="mask spec: center, freeform:thick, irregular:FOLDER[:BUCKET], object...")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--baselines", default=None,
+                   help="comma list of telea, ns, mean, or none (default telea,ns,mean)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate the first N images only")
+    p.add_argument("--seed", type=int, default=0, help="fixes masks and caption choices")
+    p.add_argument("--resolution", type=int, default=None,
+                   help="image side in px (default: the models' resolution, else 128)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--damsm", type=Path, default=None,
+                   help="DAMSM folder that judges R-precision (default: each model's own)")
+    p.add_argument("--fid-weights", type=Path, default=None,
+                   help="local Inception-v3 weights file for FID/KID (never downloaded)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (models only)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: no CUDA device is available; use --device cpu")
+    return name
+
+
+def run(args) -> int:
+    """Load the models, evaluate, print where the report went."""
+    from ..evaluation.baselines import parse_baselines
+    from ..evaluation.runner import evaluate
+
+    baselines = parse_baselines(args.baselines)
+    device = _device(args.device)
+    models = []
+    if args.model:  # imported only when needed: baselines alone need no network code
+        from ..model_folder import load_model
+
+        models = [load_model(folder, device) for folder in args.model]
+    if not models and not baselines:
+        raise UserError("nothing to evaluate: give --model MODEL_DIR or --baselines")
+    resolutions = sorted({m.resolution for m in models})
+    if args.resolution is None:
+        if len(resolutions) > 1:
+            raise UserError(f"the models were trained at different resolutions {resolutions};"
+                            " evaluate them separately or pass --resolution")
+        args.resolution = resolutions[0] if resolutions else 128
+    if args.resolution < 16:
+        raise UserError(f"--resolution must be at least 16, got {args.resolution}")
+    damsm = None
+    if args.damsm:
+        from ..model_folder import load_damsm
+
+        damsm = load_damsm(args.damsm, device)
+    result = evaluate(
+        baselines + models, args.dataset, split=args.split, masks=args.masks, out_dir=args.out,
+        resolution=args.resolution, limit=args.limit, seed=args.seed,
+        batch_size=args.batch_size, damsm=damsm,
+        damsm_label=str(args.damsm) if args.damsm else None, fid_weights=args.fid_weights,
+        progress=not args.no_progress)
+    print(f"evaluated {len(result['results'])} methods on {result['n']} images; "
+          f"report in {args.out / 'report.md'}")
+    return 0

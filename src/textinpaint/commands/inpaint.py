@@ -1,0 +1,90 @@
+"""``textinpaint inpaint``: fill one image, or a folder of images, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..errors import UserError
+
+
+def add_parser(sub) -> None:
+    """Register the ``inpaint`` sub-command."""
+    p = sub.add_parser(
+        "inpaint", help="fill the white part of a mask, guided by a caption",
+        description="Fill one image (--image FILE --mask FILE --text ... --output OUT.png) or "
+        "a folder (--image DIR --mask DIR|FILE --output DIR). Folder images pair with masks by "
+        "stem (a.jpg <-> a.png or a_mask.png) and with captions from --captions (JSONL "
+        '{"image": "a.jpg", "caption": "..."} or CSV image,caption), else a.txt beside the '
+        "image, else --text. Results are PNG; pixels outside the hole are kept exactly.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", default=None,
+                   help="model folder (default: the shipped models/birds-128)")
+    p.add_argument("--image", required=True, type=Path, help="image file or folder")
+    p.add_argument("--mask", required=True, type=Path,
+                   help="mask file (white = hole) or folder of masks")
+    p.add_argument("--text", default=None, help="the caption (for a folder: the default one)")
+    p.add_argument("--captions", type=Path, default=None, help="JSONL or CSV caption table")
+    p.add_argument("--output", required=True, type=Path, help="output file or folder")
+    p.add_argument("--concat", action="store_true",
+                   help="also write side-by-side comparisons (input with hole | result); "
+                   "for a folder into OUTPUT/concat/")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.set_defaults(func=run)
+
+
+def _single(pipe, args) -> int:
+    from ..batch import BatchItem, find_caption, run_batch
+
+    if not args.mask.is_file():
+        raise UserError(f"mask '{args.mask}' is not a file; a single image needs a mask file")
+    caption = args.text
+    if caption is None and args.captions:
+        from ..caption_files import lookup, read_caption_table
+
+        caption = lookup(read_caption_table(args.captions), args.image.name)
+    if caption is None:
+        caption = find_caption(args.image, args.image.parent, None, None)
+    if caption is None and pipe.model.uses_text:
+        raise UserError(f"no caption for '{args.image}': pass --text \"...\"")
+    output = args.output / f"{args.image.stem}.png" if args.output.is_dir() else args.output
+    if output.suffix.lower() != ".png":
+        raise UserError(f"output '{output}' must end in .png (a lossless format keeps the "
+                        "known pixels exact)")
+    item = BatchItem(args.image, args.mask, caption or "", output)
+    report = run_batch(pipe, [item], progress=False, on_problem=lambda m: None)
+    if report.problems:
+        raise UserError(report.problems[0])
+    if args.concat:  # the single-file comparison goes beside the result
+        from ..batch import load_pair, side_by_side
+        from ..images import open_image
+
+        image, hole = load_pair(args.image, args.mask)
+        compare = output.with_name(output.stem + "_concat.png")
+        side_by_side(image, hole, open_image(output)).save(compare)
+    print(f"wrote {output}")
+    return 0
+
+
+def run(args) -> int:
+    """Fill the image(s); exit 0 if anything was written."""
+    from ..batch import plan_batch, run_batch
+    from ..pipeline import InpaintPipeline
+    from ..shipped import resolve_model_dir
+
+    if not args.image.exists():
+        raise UserError(f"image '{args.image}' does not exist")
+    pipe = InpaintPipeline.from_pretrained(resolve_model_dir(args.model), device=args.device)
+    if args.image.is_file():
+        return _single(pipe, args)
+    items, skipped = plan_batch(args.image, args.mask, args.output, args.captions, args.text,
+                                needs_text=pipe.model.uses_text)
+    for line in skipped:
+        print(f"warning: {line}", file=sys.stderr)
+    report = run_batch(pipe, items, concat=args.concat, skipped=skipped,
+                       on_problem=lambda m: tqdm.write(f"warning: {m}", file=sys.stderr))
+    print(report.summary(args.output))
+    return 0 if report.written else 1

@@ -1,0 +1,50 @@
+"""GAN losses: relativistic average LSGAN (MMFL) and hinge (SN-PatchGAN).
+
+Every function takes the discriminator's logits on real and on fake images, in that order,
+so the training loop can call either pair the same way; ``get_gan_loss(name)`` picks one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import UserError
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def ralsgan_d_loss(real: Tensor, fake: Tensor) -> Tensor:
+    """RaLSGAN discriminator loss: real should beat the average fake by 1, and vice versa."""
+    return (((real - fake.mean() - 1) ** 2).mean() + ((fake - real.mean() + 1) ** 2).mean()) / 2
+
+
+def ralsgan_g_loss(real: Tensor, fake: Tensor) -> Tensor:
+    """RaLSGAN generator loss: the discriminator loss with the roles of real and fake swapped."""
+    return (((fake - real.mean() - 1) ** 2).mean() + ((real - fake.mean() + 1) ** 2).mean()) / 2
+
+
+def hinge_d_loss(real: Tensor, fake: Tensor) -> Tensor:
+    """Hinge discriminator loss: ``mean(relu(1 - real)) + mean(relu(1 + fake))``."""
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+def hinge_g_loss(real: Tensor, fake: Tensor) -> Tensor:
+    """Hinge generator loss: ``-mean(fake)`` (``real`` is unused; kept for a common signature)."""
+    del real
+    return -fake.mean()
+
+
+GAN_LOSSES: dict[str, tuple[LossFn, LossFn]] = {
+    "ralsgan": (ralsgan_d_loss, ralsgan_g_loss),
+    "hinge": (hinge_d_loss, hinge_g_loss),
+}
+
+
+def get_gan_loss(name: str) -> tuple[LossFn, LossFn]:
+    """Return ``(d_loss_fn, g_loss_fn)`` for ``name`` (``ralsgan`` or ``hinge``)."""
+    if name not in GAN_LOSSES:
+        raise UserError(f"unknown GAN loss {name!r}: choose one of {', '.join(GAN_LOSSES)}")
+    return GAN_LOSSES[name]

@@ -1,0 +1,59 @@
+"""Reconstruction losses: region-weighted L1, DFNet's multi-scale L1, MMFL's text-guided L1."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..nn.fusion import resize_image
+
+
+def masked_l1(
+    pred: Tensor, target: Tensor, mask: Tensor, hole_weight: float = 1.0, valid_weight: float = 1.0
+) -> Tensor:
+    """``hole_weight * L1(hole) + valid_weight * L1(known)``, each the mean over its own region.
+
+    Normalising each term by its own area makes the weights mean what they say whatever the
+    hole's size; an empty region contributes 0. ``mask`` is ``B×1×H×W``, 1 = hole.
+    """
+    err = (pred - target).abs()
+    mask = mask.to(err.dtype).expand_as(err)
+    hole = (err * mask).sum() / mask.sum().clamp_min(1.0)
+    valid = (err * (1 - mask)).sum() / (1 - mask).sum().clamp_min(1.0)
+    return hole_weight * hole + valid_weight * valid
+
+
+def multiscale_l1(scales: list[Tensor], target: Tensor) -> Tensor:
+    """DFNet's multi-scale constraint: mean over scales of the L1 to the area-resized target.
+
+    The target is resized exactly as the generator resizes the known image
+    (:func:`textinpaint.nn.fusion.resize_image`), so known pixels cost nothing at any scale.
+    """
+    losses = [F.l1_loss(s, resize_image(target, tuple(s.shape[-2:]))) for s in scales]
+    return torch.stack(losses).mean()
+
+
+def text_guided_attention_loss(
+    pred: Tensor, target: Tensor, word_attention: Tensor | None, word_mask: Tensor | None = None
+) -> Tensor:
+    """MMFL's text-guided attention loss: L1 weighted by where the words look.
+
+    The word-attention maps (``B×T×h×w``) are averaged over each caption's real words,
+    upsampled to the image size and normalised to a maximum of 1 per image, giving ``w``; the
+    loss is ``mean |pred·w − target·w|``. ``w`` is detached: as a weight it should say which
+    pixels matter, and letting gradients through would let the generator lower the loss by
+    looking away from the hole (``pred`` is composited, so the known region costs nothing).
+    Captions of length 0, or no maps at all, give 0.
+    """
+    if word_attention is None or word_attention.shape[1] == 0:
+        return pred.new_zeros(())
+    attn = word_attention.detach()
+    if word_mask is None:
+        word_mask = torch.ones(attn.shape[:2], dtype=torch.bool, device=attn.device)
+    real = word_mask.to(device=attn.device, dtype=attn.dtype)[:, :, None, None]
+    count = real.sum(dim=1, keepdim=True).clamp_min(1.0)
+    w = (attn * real).sum(dim=1, keepdim=True) / count  # B×1×h×w
+    w = F.interpolate(w, size=pred.shape[-2:], mode="bilinear", align_corners=False)
+    w = w / w.amax(dim=(2, 3), keepdim=True).clamp_min(1e-8)
+    return (pred * w - target * w).abs().mean()

@@ -1,0 +1,288 @@
+"""Model folders: the one unit training writes and evaluation, inference and the server read.
+
+A **DAMSM folder** holds the pre-trained text and image encoders::
+
+    config.json  text_encoder.safetensors  image_encoder.safetensors  vocab.json
+
+An **inpainting model folder** holds all of that plus the generator (EMA weights) and a card::
+
+    config.json  generator.safetensors  text_encoder.safetensors  image_encoder.safetensors
+    vocab.json  README.md
+
+``config.json`` carries every constructor argument, so loading needs nothing but the folder.
+Weights are safetensors only: nothing a user hands in is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import ConfigError, from_dict
+from .data.text import DEFAULT_MAX_LEN, Vocabulary
+from .errors import UserError
+
+DAMSM_FILES = ("config.json", "text_encoder.safetensors", "image_encoder.safetensors",
+               "vocab.json")
+MODEL_FILES = DAMSM_FILES + ("generator.safetensors",)
+
+
+def _require_files(folder: Path, names: tuple[str, ...], what: str) -> None:
+    if not folder.is_dir():
+        raise UserError(f"{what} folder '{folder}' does not exist")
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise UserError(
+            f"{what} folder '{folder}' lacks {', '.join(missing)}; "
+            f"a complete one holds {', '.join(names)}"
+        )
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """The folder's ``config.json`` as a dict (clear error if missing or malformed)."""
+    path = Path(folder) / "config.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"'{path}' does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"'{path}' is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"'{path}' must hold a JSON object")
+    return data
+
+
+def load_weights(module: torch.nn.Module, path: Path, dtype: torch.dtype | None = None) -> None:
+    """Load safetensors weights into ``module``; a mismatch is a clear error naming the file."""
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise UserError(f"cannot read weights '{path}' ({exc})") from None
+    ref = module.state_dict()
+    state = {k: v.to(ref[k].dtype) if k in ref else v for k, v in state.items()}
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise UserError(
+            f"weights '{path}' do not match the network in config.json ({first}); "
+            "the folder's files come from different runs"
+        ) from None
+    if dtype is not None:
+        module.to(dtype)
+
+
+def save_weights(module: torch.nn.Module, path: Path, half: bool = False) -> None:
+    """Write ``module``'s state as safetensors (optionally fp16), atomically."""
+    state = {}
+    for k, v in module.state_dict().items():
+        v = v.detach().cpu().contiguous()
+        state[k] = v.half() if half and v.is_floating_point() else v
+    tmp = Path(str(path) + ".tmp")
+    save_file(state, str(tmp))
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write JSON atomically (never leaves half a file behind)."""
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False))
+    os.replace(tmp, path)
+
+
+def _build(cls, cfg_dict: dict, folder: Path, key: str):
+    try:
+        return from_dict(cls, cfg_dict)
+    except ConfigError as exc:
+        raise UserError(f"'{folder / 'config.json'}' has a bad '{key}' section: {exc}") from None
+
+
+@dataclass
+class Damsm:
+    """Frozen DAMSM encoders with their vocabulary, as loaded from a folder."""
+
+    text_encoder: torch.nn.Module
+    image_encoder: torch.nn.Module
+    vocab: Vocabulary
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_len(self) -> int:
+        return int(self.config.get("max_len", DEFAULT_MAX_LEN))
+
+
+def save_damsm(folder: Path, text_encoder, image_encoder, vocab: Vocabulary,
+               extra: dict | None = None) -> None:
+    """Export a DAMSM folder (encoders' configs are read from their ``cfg`` attributes)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_weights(text_encoder, folder / "text_encoder.safetensors")
+    save_weights(image_encoder, folder / "image_encoder.safetensors")
+    vocab.save(folder / "vocab.json")
+    config = {"format": "textinpaint-damsm", "version": 1,
+              "text_encoder": dataclasses.asdict(text_encoder.cfg),
+              "image_encoder": dataclasses.asdict(image_encoder.cfg), **(extra or {})}
+    write_json(folder / "config.json", config)
+
+
+def load_damsm(folder: str | Path, device: str | torch.device = "cpu") -> Damsm:
+    """Load a DAMSM folder (or the DAMSM part of a model folder), encoders in eval mode."""
+    from .nn.image_encoder import ImageEncoder, ImageEncoderConfig
+    from .nn.text_encoder import TextEncoder, TextEncoderConfig
+
+    folder = Path(folder)
+    _require_files(folder, DAMSM_FILES, "DAMSM")
+    config = read_config(folder)
+    for key in ("text_encoder", "image_encoder"):
+        if not isinstance(config.get(key), dict):
+            raise UserError(f"'{folder / 'config.json'}' lacks the '{key}' section")
+    text_encoder = TextEncoder(_build(TextEncoderConfig, config["text_encoder"], folder,
+                                      "text_encoder"))
+    image_encoder = ImageEncoder(_build(ImageEncoderConfig, config["image_encoder"], folder,
+                                        "image_encoder"))
+    load_weights(text_encoder, folder / "text_encoder.safetensors")
+    load_weights(image_encoder, folder / "image_encoder.safetensors")
+    vocab = Vocabulary.load(folder / "vocab.json")
+    if len(vocab) != text_encoder.cfg.vocab_size:
+        raise UserError(
+            f"'{folder / 'vocab.json'}' has {len(vocab)} words but the text encoder expects "
+            f"{text_encoder.cfg.vocab_size}; the folder's files come from different runs"
+        )
+    for m in (text_encoder, image_encoder):
+        m.to(device).eval().requires_grad_(False)
+    return Damsm(text_encoder, image_encoder, vocab, config)
+
+
+@dataclass
+class InpaintModel:
+    """A loaded inpainting model folder: generator + DAMSM encoders + vocabulary + config."""
+
+    generator: torch.nn.Module
+    damsm: Damsm
+    config: dict[str, Any]
+    folder: Path | None = None
+
+    @property
+    def resolution(self) -> int:
+        return int(self.config["resolution"])
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name") or (self.folder.name if self.folder else "model"))
+
+    @property
+    def vocab(self) -> Vocabulary:
+        return self.damsm.vocab
+
+    @property
+    def max_len(self) -> int:
+        return self.damsm.max_len
+
+    @property
+    def uses_text(self) -> bool:
+        return bool(getattr(self.generator.cfg, "use_text", True))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.generator.parameters()).device
+
+    def encode_text(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids (B×T) and lengths (B) of ``captions`` with the model's vocabulary."""
+        encoded = [self.vocab.encode(c, self.max_len) for c in captions]
+        tokens = torch.as_tensor(np.stack([e[0] for e in encoded]), dtype=torch.int64)
+        lengths = torch.as_tensor([e[1] for e in encoded], dtype=torch.int64)
+        return tokens.to(self.device), lengths.to(self.device)
+
+    @torch.inference_mode()
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor, tokens: torch.Tensor,
+                 lengths: torch.Tensor) -> dict[str, Any]:
+        """Fill ``image`` (B×3×R×R in [-1, 1]) where ``mask`` (B×1×R×R) is 1.
+
+        Returns the generator's output dict (``final`` composited, ``word_attention``,
+        ``word_weights`` ...).
+        """
+        words = sentence = word_mask = None
+        if self.uses_text:
+            words, sentence, word_mask = self.damsm.text_encoder.encode(tokens, lengths)
+        return self.generator(image, mask, words, sentence, word_mask)
+
+
+def save_model(folder: Path, generator, damsm: Damsm, config: dict[str, Any],
+               card: str | None = None, half: bool = False) -> None:
+    """Export an inpainting model folder. ``config`` must hold ``resolution`` and ``name``;
+    the generator's config is taken from ``generator.cfg``."""
+    folder = Path(folder)
+    save_damsm(folder, damsm.text_encoder, damsm.image_encoder, damsm.vocab,
+               extra={k: v for k, v in damsm.config.items()
+                      if k not in ("format", "version", "text_encoder", "image_encoder")})
+    save_weights(generator, folder / "generator.safetensors", half=half)
+    merged = {**read_config(folder), **config, "format": "textinpaint-model", "version": 1,
+              "generator": dataclasses.asdict(generator.cfg)}
+    write_json(folder / "config.json", merged)
+    if card is not None:
+        (folder / "README.md").write_text(card)
+
+
+def load_model(folder: str | Path, device: str | torch.device = "cpu") -> InpaintModel:
+    """Load an inpainting model folder for inference (eval mode, no gradients)."""
+    from .nn.generator import GeneratorConfig, InpaintGenerator
+
+    folder = Path(folder)
+    _require_files(folder, MODEL_FILES, "model")
+    config = read_config(folder)
+    if config.get("format") != "textinpaint-model":
+        raise UserError(f"'{folder}' is not an inpainting model folder (a DAMSM folder?); "
+                        "pass the folder written by 'textinpaint train'")
+    if not isinstance(config.get("generator"), dict) or "resolution" not in config:
+        raise UserError(f"'{folder / 'config.json'}' lacks 'generator' or 'resolution'")
+    damsm = load_damsm(folder, device)
+    generator = InpaintGenerator(_build(GeneratorConfig, config["generator"], folder,
+                                        "generator"))
+    load_weights(generator, folder / "generator.safetensors")
+    generator.to(device).eval().requires_grad_(False)
+    return InpaintModel(generator, damsm, config, folder)
+
+
+def init_model_folder(folder: str | Path, preset: str = "tiny", resolution: int = 32,
+                      seed: int = 0, use_text: bool | None = None,
+                      captions: list[str] | None = None) -> Path:
+    """Write a model folder with randomly initialised networks of a preset.
+
+    Real networks with untrained weights: for tests and smoke runs of evaluation, inference
+    and the server, never for results. ``captions`` build the vocabulary (default: every word
+    of the ``shapes`` grammar); ``use_text`` overrides the preset's generator setting.
+    """
+    from .config import load_config
+    from .data import train_captions
+    from .nn.generator import InpaintGenerator
+    from .nn.image_encoder import ImageEncoder, ImageEncoderConfig
+    from .nn.text_encoder import TextEncoder, TextEncoderConfig
+    from .presets import preset_path
+    from .training.inpaint_config import InpaintConfig
+
+    torch.manual_seed(seed)
+    overrides = [] if use_text is None else [f"generator.use_text={str(use_text).lower()}"]
+    cfg = load_config(InpaintConfig, preset_path("inpaint", preset), overrides)
+    vocab = Vocabulary.build(captions if captions is not None else train_captions("shapes"))
+    text = TextEncoder(TextEncoderConfig(vocab_size=len(vocab), embed_dim=32,
+                                         hidden_dim=cfg.generator.word_dim))
+    image = ImageEncoder(ImageEncoderConfig(embed_dim=cfg.generator.word_dim,
+                                            widths=(8, 16, 32, 64, 128)))
+    damsm = Damsm(text.eval(), image.eval(), vocab,
+                  {"resolution": resolution, "max_len": DEFAULT_MAX_LEN})
+    generator = InpaintGenerator(cfg.generator).eval()
+    save_model(Path(folder), generator, damsm,
+               {"name": Path(folder).name, "preset": preset, "resolution": resolution,
+                "dataset": "none (random initialisation)", "steps": 0},
+               card=f"# {Path(folder).name}\n\nRandomly initialised `{preset}` networks "
+                    "for tests; not a trained model.\n")
+    return Path(folder)

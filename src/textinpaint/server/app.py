@@ -1,0 +1,174 @@
+"""The HTTP API and the web painter, as one FastAPI app.
+
+Routes:
+
+* ``POST /api/v1/inpaint`` — multipart (files ``image``, ``mask``; fields ``text``,
+  ``return_attention``) or JSON (base64 ``image``, ``mask``, data URLs welcome; ``text``,
+  ``return_attention``); ``prompt`` is accepted in place of ``text``.
+  Mask: white (> 127) = hole, same size as the image. Answers
+  ``{"image": base64 PNG, "model", "time_ms", "width", "height"}`` and, when asked,
+  ``"attention": [{"word", "weight", "map": base64 greyscale PNG}]`` with ``"map_scale"``
+  (the attention value that the PNG's 255 stands for; all words share it).
+* ``GET /api/v1/model`` — what the loaded model is and the request limits.
+* ``GET /healthz`` — liveness.
+* ``GET /`` — the painter (``static/index.html`` with ``app.js``/``app.css``, no CDN).
+
+Every refused request gets a 4xx and ``{"error": "..."}``; the server keeps serving. The
+network runs in a worker thread behind a lock, so concurrent requests queue up safely.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import UserError
+from ..pipeline import InpaintPipeline
+from .inputs import ApiError, InpaintInputs, Limits, parse_inpaint_request
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+# The page loads nothing from elsewhere; the policy makes the browser enforce that.
+PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+            "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'")
+EXAMPLE_KEYS = ("examples", "example_captions", "sample_captions")
+
+
+def png_b64(image: Image.Image) -> str:
+    """A PIL image as base64-encoded PNG bytes."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _attention_json(entries: list[dict]) -> tuple[list[dict], float]:
+    scale = max((float(e["map"].max()) for e in entries), default=0.0)
+    out = []
+    for e in entries:
+        grey = np.zeros(e["map"].shape, np.uint8) if scale <= 0 else \
+            np.clip(np.rint(e["map"] / scale * 255), 0, 255).astype(np.uint8)
+        weight = e["weight"]
+        out.append({"word": e["word"], "weight": None if weight != weight else weight,
+                    "map": png_b64(Image.fromarray(grey))})
+    return out, scale
+
+
+def _parameter_count(model) -> int:
+    parts = [model.generator]
+    if model.uses_text:
+        parts.append(model.damsm.text_encoder)
+    return int(sum(p.numel() for m in parts for p in m.parameters()))
+
+
+def _model_info(pipe: InpaintPipeline, limits: Limits) -> dict:
+    model, config = pipe.model, pipe.model.config
+    examples = next((config[k] for k in EXAMPLE_KEYS if isinstance(config.get(k), list)), [])
+    return {"name": model.name, "resolution": model.resolution, "uses_text": model.uses_text,
+            "vocab_size": len(model.vocab), "max_caption_words": model.max_len,
+            "parameters": _parameter_count(model),
+            "examples": [str(e) for e in examples][:20],
+            "limits": {"max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels,
+                       "max_text_chars": limits.max_text_chars},
+            "version": __version__}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
+               max_bytes: int = 10 * 2**20, max_pixels: int = 4096 * 4096,
+               max_text_chars: int = 300) -> FastAPI:
+    """The app serving ``pipeline`` (or the model folder at that path, loaded on ``device``).
+
+    ``max_bytes`` limits each uploaded file, ``max_pixels`` each image, ``max_text_chars``
+    the caption (captions with more words than the model reads are refused too).
+    """
+    pipe = pipeline if isinstance(pipeline, InpaintPipeline) else \
+        InpaintPipeline.from_pretrained(pipeline, device=device)
+    limits = Limits(max_bytes, max_pixels, max_text_chars,
+                    pipe.model.max_len if pipe.model.uses_text else None)
+    lock = threading.Lock()
+    info = _model_info(pipe, limits)
+    app = FastAPI(title="textinpaint", version=__version__,
+                  description="Text-guided image inpainting: API and web painter.")
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return _error(exc.status, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        return _error(400, "; ".join(str(e.get("msg")) for e in exc.errors()) or "bad request")
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request: Request, exc: Exception):
+        log.exception("request failed")
+        return _error(500, f"internal error ({type(exc).__name__}); see the server log")
+
+    def infer(inputs: InpaintInputs) -> dict:
+        with lock:  # one forward pass at a time: torch threads are shared anyway
+            start = time.perf_counter()
+            try:
+                out = pipe(prompt=inputs.text, image=inputs.image, mask_image=inputs.hole,
+                           return_attention=inputs.return_attention)
+            except UserError as exc:  # e.g. an image mode the pipeline cannot convert
+                raise ApiError(400, str(exc)) from None
+            elapsed = (time.perf_counter() - start) * 1000
+        result = out.images[0]
+        answer = {"image": png_b64(result), "model": pipe.name, "time_ms": round(elapsed, 1),
+                  "width": result.width, "height": result.height}
+        if inputs.return_attention:
+            answer["attention"], answer["map_scale"] = _attention_json(out.attention[0])
+        return answer
+
+    @app.post("/api/v1/inpaint", summary="Fill the white part of the mask, guided by the text",
+              openapi_extra={"requestBody": {"content": {
+                  "multipart/form-data": {"schema": {"type": "object", "properties": {
+                      "image": {"type": "string", "format": "binary"},
+                      "mask": {"type": "string", "format": "binary"},
+                      "text": {"type": "string"},
+                      "return_attention": {"type": "boolean"}},
+                      "required": ["image", "mask", "text"]}},
+                  "application/json": {"schema": {"type": "object", "properties": {
+                      "image": {"type": "string", "description": "base64 image file"},
+                      "mask": {"type": "string", "description": "base64 mask file"},
+                      "text": {"type": "string"},
+                      "return_attention": {"type": "boolean"}},
+                      "required": ["image", "mask", "text"]}}}}})
+    async def inpaint(request: Request):
+        inputs = await parse_inpaint_request(request, limits)
+        return await run_in_threadpool(infer, inputs)
+
+    @app.get("/api/v1/model", summary="The loaded model and the request limits")
+    async def model_info():
+        return info
+
+    @app.get("/healthz", summary="Liveness check")
+    async def healthz():
+        return {"status": "ok", "model": pipe.name}
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": PAGE_CSP})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

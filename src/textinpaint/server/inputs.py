@@ -1,0 +1,191 @@
+"""Reading and checking one ``POST /api/v1/inpaint`` request, multipart or JSON.
+
+Every way a request can be wrong ends in :class:`ApiError` with a status and one sentence
+that says what to fix; nothing here touches the model.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from ..data.text import tokenize
+from ..errors import UserError
+from ..images import ImageTooLarge, open_image, to_hole
+
+TRUE = {"true", "1", "yes", "on"}
+FALSE = {"false", "0", "no", "off", ""}
+
+
+class ApiError(Exception):
+    """A request the server refuses: HTTP ``status`` and a message for the client."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Limits:
+    """What one request may carry. ``max_bytes`` applies to each file, ``max_pixels`` to each
+    image, ``max_text_chars`` to the caption; ``max_words`` is the model's caption length."""
+
+    max_bytes: int = 10 * 2**20
+    max_pixels: int = 4096 * 4096
+    max_text_chars: int = 300
+    max_words: int | None = None
+
+    @property
+    def max_body(self) -> int:
+        # two files, base64 (4/3) in JSON, plus the fields around them
+        return 3 * self.max_bytes + 2**16
+
+
+@dataclass
+class InpaintInputs:
+    """A checked request: decoded image, hole mask (same size, not empty), caption."""
+
+    image: Image.Image
+    hole: np.ndarray
+    text: str
+    return_attention: bool
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) as soon as it grows past ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"request body is {int(declared)} bytes, more than the limit of "
+                            f"{limit} bytes; send smaller images")
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise ApiError(413, f"request body is larger than the limit of {limit} bytes; "
+                                "send smaller images")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _b64(value, name: str) -> bytes:
+    if not isinstance(value, str):
+        raise ApiError(400, f"field '{name}' must be a base64 string")
+    if value.startswith("data:"):  # a data URL straight from a browser
+        value = value.partition(",")[2]
+    try:
+        return base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, f"field '{name}' is not valid base64") from None
+
+
+def _flag(value, name: str) -> bool:
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
+        return value.strip().lower() in TRUE
+    raise ApiError(400, f"field '{name}' must be true or false, not {value!r}")
+
+
+async def _fields_from_multipart(request: Request, body: bytes) -> dict:
+    async def replay():  # the body was already read (under the size limit); hand it over again
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=4, max_fields=16)
+    except Exception as exc:  # malformed multipart: starlette raises several kinds
+        raise ApiError(400, f"the multipart form could not be read ({exc})") from None
+    fields = {}
+    for key in ("image", "mask"):
+        value = form.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, UploadFile):
+            raise ApiError(400, f"field '{key}' must be a file upload")
+        fields[key] = await value.read()
+    for key in ("text", "prompt", "return_attention"):
+        value = form.get(key)
+        if isinstance(value, UploadFile):
+            value = (await value.read()).decode("utf-8", "replace")
+        if value is not None:
+            fields[key] = value
+    return fields
+
+
+def _fields_from_json(body: bytes) -> dict:
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the JSON body must be an object with image, mask and text")
+    fields = {k: data[k] for k in ("text", "prompt", "return_attention") if k in data}
+    for key in ("image", "mask"):
+        if key in data:
+            fields[key] = _b64(data[key], key)
+    return fields
+
+
+def _decode(data: bytes, name: str, limits: Limits) -> Image.Image:
+    if len(data) > limits.max_bytes:
+        raise ApiError(413, f"the {name} file is {len(data)} bytes, more than the limit of "
+                            f"{limits.max_bytes} bytes")
+    if not data:
+        raise ApiError(400, f"the {name} file is empty")
+    try:
+        return open_image(data, what=f"the {name} file", max_pixels=limits.max_pixels)
+    except ImageTooLarge as exc:
+        raise ApiError(413, str(exc)) from None
+    except UserError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _check_text(text, limits: Limits) -> str:
+    if not isinstance(text, str):
+        raise ApiError(400, "field 'text' must be a string")
+    if len(text) > limits.max_text_chars:
+        raise ApiError(400, f"text is {len(text)} characters long; the limit is "
+                            f"{limits.max_text_chars}: shorten the caption")
+    words = len(tokenize(text))
+    if limits.max_words is not None and words > limits.max_words:
+        raise ApiError(400, f"text has {words} words but the model reads at most "
+                            f"{limits.max_words}: shorten the caption")
+    return text
+
+
+async def parse_inpaint_request(request: Request, limits: Limits) -> InpaintInputs:
+    """Read, decode and check an inpainting request (see :mod:`textinpaint.server.app`)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("multipart/form-data", "application/json"):
+        raise ApiError(415, "send multipart/form-data (files image, mask; field text) or "
+                            "application/json (base64 image, mask; text)")
+    body = await read_body(request, limits.max_body)
+    if kind == "application/json":
+        fields = _fields_from_json(body)
+    else:
+        fields = await _fields_from_multipart(request, body)
+    for key in ("image", "mask"):
+        if key not in fields:
+            raise ApiError(400, f"missing field '{key}'")
+    text = fields.get("text", fields.get("prompt"))
+    if text is None:
+        raise ApiError(400, "missing field 'text' (send an empty string for no caption)")
+    text = _check_text(text, limits)
+    return_attention = _flag(fields.get("return_attention"), "return_attention")
+    image = _decode(fields["image"], "image", limits)
+    mask = _decode(fields["mask"], "mask", limits)
+    if mask.size != image.size:
+        raise ApiError(400, f"the mask is {mask.width}×{mask.height} but the image is "
+                            f"{image.width}×{image.height}; send a mask of the image's size")
+    hole = to_hole(mask)
+    if not hole.any():
+        raise ApiError(400, "the mask has no white (hole) pixels; paint the region to fill "
+                            "in white")
+    return InpaintInputs(image, hole, text, return_attention)

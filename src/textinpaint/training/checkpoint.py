@@ -1,0 +1,116 @@
+"""Training-state checkpoints: atomic, rotating, and safe to load.
+
+A checkpoint is one dict (model and optimiser state dicts, step, epoch, RNG states, anything
+else the loop needs) written with ``torch.save`` to a temporary file and moved into place with
+``os.replace``, so a crash never leaves half a checkpoint. The run folder keeps the last K::
+
+    RUN_DIR/checkpoints/checkpoint-<step>.pt   (zero-padded step)
+    RUN_DIR/checkpoints/latest                 JSON {"step": N, "file": "checkpoint-....pt"}
+
+Loading uses ``torch.load(..., weights_only=True)``, so everything saved must be tensors,
+dicts, lists, tuples, ints, floats, bools, strings or None; :func:`rng_state` converts the
+numpy and Python RNG states to such plain values.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoints"
+LATEST = "latest"
+_NAME = re.compile(r"^checkpoint-(\d+)\.pt$")
+
+
+def rng_state() -> dict[str, Any]:
+    """The torch, numpy and Python global RNG states as weights_only-loadable values."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "python": {"version": int(version), "internal": [int(x) for x in internal],
+                   "gauss_next": gauss_next},
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the global RNG states saved by :func:`rng_state`."""
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
+                         n["has_gauss"], n["gauss"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["internal"]), p["gauss_next"]))
+
+
+def _checkpoint_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / CHECKPOINT_DIR
+
+
+def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """(step, path) of every checkpoint file in the run, oldest first."""
+    folder = _checkpoint_dir(run_dir)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
+    return sorted(found)
+
+
+def save_checkpoint(run_dir: str | Path, state: dict[str, Any], step: int,
+                    keep_last: int = 3) -> Path:
+    """Atomically write ``state`` as checkpoint ``step``, point ``latest`` at it, and delete
+    all but the newest ``keep_last`` checkpoints (0 keeps all). Returns the file's path."""
+    folder = _checkpoint_dir(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"checkpoint-{int(step):08d}.pt"
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    pointer = folder / LATEST
+    tmp = pointer.with_name(LATEST + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"step": int(step), "file": path.name}))
+    os.replace(tmp, pointer)
+    if keep_last > 0:
+        for _, old in list_checkpoints(run_dir)[:-keep_last]:
+            if old != path:
+                old.unlink(missing_ok=True)
+    return path
+
+
+def find_latest(run_dir: str | Path) -> Path | None:
+    """The newest checkpoint of a run: the one ``latest`` names, else the highest step."""
+    folder = _checkpoint_dir(run_dir)
+    try:
+        name = json.loads((folder / LATEST).read_text())["file"]
+        if _NAME.match(name) and (folder / name).is_file():
+            return folder / name
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    found = list_checkpoints(run_dir)
+    return found[-1][1] if found else None
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"checkpoint '{path}' does not exist") from None
+    except Exception as exc:  # a truncated or foreign file: say so in one line
+        raise UserError(f"cannot load checkpoint '{path}' ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}); delete it to resume "
+                        "from an older one") from None

@@ -1,0 +1,383 @@
+"""The inpainting GAN's training loop.
+
+One loop for one CPU, one GPU or many: HF Accelerate wraps the generator and discriminator
+for data parallelism (``accelerate launch`` or ``torchrun`` start the processes) and supplies
+bf16 autocast on GPUs. Each step:
+
+1. encode the captions with the frozen DAMSM text encoder;
+2. run the generator once;
+3. discriminator step on real vs. (detached) fake;
+4. generator step on reconstruction, multi-scale, text-guided attention, matching,
+   structure, adversarial and KL terms (weights in :class:`LossConfig`);
+5. update the EMA copy of the generator, which is what samples and exports use.
+
+Data order and every per-sample random choice are functions of (seed, epoch, index), and the
+checkpoint carries the models, optimisers, EMA, step and RNG states, so ``--resume`` continues
+exactly where an uninterrupted run would be.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader, Sampler
+from tqdm import tqdm
+
+from ..config import to_dict
+from ..data import build_dataset, collate, parse_dataset_spec
+from ..errors import UserError
+from ..losses.adversarial import get_gan_loss
+from ..losses.damsm import sentence_loss, words_loss
+from ..losses.reconstruction import masked_l1, multiscale_l1, text_guided_attention_loss
+from ..losses.structure import pyramid_structure_loss
+from ..model_folder import Damsm, load_damsm, save_model, write_json
+from ..nn.conditioning import kl_loss
+from ..nn.discriminator import PatchDiscriminator
+from ..nn.generator import InpaintGenerator, count_parameters
+from ..visualize import caption_grid
+from .checkpoint import find_latest, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .inpaint_config import InpaintConfig
+from .logger import MetricsLogger
+from .model_card import model_card
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(UserError):
+    """A loss became non-finite; the run stopped and the last good checkpoint is intact."""
+
+
+class ShardedEpochSampler(Sampler):
+    """This process's batches of one epoch: a permutation fixed by (seed, epoch), cut into
+    global batches of ``batch_size * world`` and dealt out by rank, from global batch
+    ``start`` on. Incomplete last batches are dropped so every rank steps in lockstep."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
+                 world: int = 1, start: int = 0):
+        self.batch_size, self.rank, self.world, self.start = batch_size, rank, world, start
+        self.order = np.random.default_rng([seed, epoch, 0x6A11]).permutation(n)
+        self.batches = n // (batch_size * world)
+
+    def __len__(self) -> int:
+        return max(self.batches - self.start, 0)
+
+    def __iter__(self):
+        step = self.batch_size * self.world
+        for b in range(self.start, self.batches):
+            chunk = self.order[b * step:(b + 1) * step]
+            yield chunk[self.rank * self.batch_size:(self.rank + 1) * self.batch_size].tolist()
+
+
+def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters()):
+            e.lerp_(p.detach(), 1.0 - decay)
+        for e, b in zip(ema.buffers(), model.buffers()):
+            e.copy_(b)
+
+
+class InpaintTrainer:
+    """Holds the networks, optimisers and data of one run; :meth:`fit` trains it."""
+
+    def __init__(self, cfg: InpaintConfig, dataset_spec: str, damsm_dir: str | Path,
+                 run_dir: str | Path, preset: str = "custom"):
+        self.cfg, self.dataset_spec, self.preset = cfg, dataset_spec, preset
+        self.run_dir = Path(run_dir)
+        t = cfg.train
+        use_gpu = torch.cuda.is_available()
+        self.acc = Accelerator(cpu=not use_gpu,
+                               mixed_precision="bf16" if use_gpu and t.bf16 else "no")
+        self.device = self.acc.device
+        torch.manual_seed(t.seed + self.acc.process_index)
+        self.damsm: Damsm = load_damsm(damsm_dir, self.device)
+        self.damsm_dir = Path(damsm_dir)
+        self._check_compatible()
+
+        self.dataset = self._dataset()
+        self.G = InpaintGenerator(cfg.generator)
+        self.D = PatchDiscriminator(cfg.discriminator)
+        self.ema = copy.deepcopy(self.G).eval().requires_grad_(False).to(self.device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, betas=tuple(t.betas))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=tuple(t.betas))
+        self.G, self.D, self.opt_g, self.opt_d = self.acc.prepare(
+            self.G, self.D, self.opt_g, self.opt_d)
+        self.d_loss_fn, self.g_loss_fn = get_gan_loss(cfg.loss.gan)
+        self.step, self.images_seen, self.wall_time = 0, 0, 0.0
+        global_batch = t.batch_size * self.acc.num_processes
+        self.steps_per_epoch = len(self.dataset) // global_batch
+        if self.steps_per_epoch == 0:
+            raise UserError(f"dataset '{dataset_spec}' has {len(self.dataset)} training images, "
+                            f"fewer than one batch of {global_batch}: lower train.batch_size")
+
+    # -- setup -----------------------------------------------------------------------------
+    def _check_compatible(self) -> None:
+        g, te = self.cfg.generator, self.damsm.text_encoder.cfg
+        if g.use_text and (g.word_dim != te.hidden_dim or g.sentence_dim != te.hidden_dim):
+            raise UserError(
+                f"the DAMSM text encoder in '{self.damsm_dir}' gives {te.hidden_dim}-d features "
+                f"but the generator expects {g.word_dim}: set generator.word_dim and "
+                f"generator.sentence_dim to {te.hidden_dim}")
+        multiple = g.size_multiple
+        if self.cfg.resolution % multiple:
+            raise UserError(f"resolution {self.cfg.resolution} is not a multiple of {multiple}, "
+                            "which this generator's depth needs: pick another --resolution")
+
+    def _dataset(self):
+        kwargs = {}
+        if parse_dataset_spec(self.dataset_spec)[0] == "shapes":
+            kwargs["length"] = self.cfg.train.shapes_length
+        return build_dataset(self.dataset_spec, "train", self.cfg.resolution,
+                             masks=self.cfg.train.masks, vocab=self.damsm.vocab, train=True,
+                             seed=self.cfg.train.seed, max_len=self.damsm.max_len, **kwargs)
+
+    def _loader(self, epoch: int, start: int) -> DataLoader:
+        self.dataset.set_epoch(epoch)
+        sampler = ShardedEpochSampler(len(self.dataset), self.cfg.train.batch_size,
+                                      self.cfg.train.seed, epoch, self.acc.process_index,
+                                      self.acc.num_processes, start)
+        # A private generator: creating a loader must not draw from the global torch RNG,
+        # or a resumed run (which creates one mid-epoch) would drift from an uninterrupted one.
+        return DataLoader(self.dataset, batch_sampler=sampler, collate_fn=collate,
+                          num_workers=self.cfg.train.num_workers,
+                          generator=torch.Generator().manual_seed(self.cfg.train.seed + epoch))
+
+    # -- one step --------------------------------------------------------------------------
+    def _encode_text(self, batch: dict):
+        if not self.cfg.generator.use_text:
+            return None, None, None
+        with torch.no_grad():
+            return self.damsm.text_encoder.encode(batch["tokens"], batch["length"])
+
+    def _matching_loss(self, final, words, sentence, word_mask, class_ids):
+        """DAMSM word + sentence losses of the generated images (encoders frozen)."""
+        lc = self.cfg.loss
+        local, glob = self.damsm.image_encoder(final)
+        w0, w1, _ = words_loss(local, words, word_mask, class_ids, lc.gamma1, lc.gamma2,
+                               lc.gamma3)
+        s0, s1 = sentence_loss(glob, sentence, class_ids, lc.gamma3)
+        return w0 + w1 + s0 + s1
+
+    def train_step(self, batch: dict) -> dict[str, float]:
+        """One discriminator and one generator update; returns the loss terms."""
+        lc, t = self.cfg.loss, self.cfg.train
+        image, mask = batch["image"].to(self.device), batch["mask"].to(self.device)
+        batch = {**batch, "tokens": batch["tokens"].to(self.device),
+                 "length": batch["length"].to(self.device)}
+        words, sentence, word_mask = self._encode_text(batch)
+        d_sentence = sentence if self.cfg.discriminator.use_sentence else None
+        with self.acc.autocast():
+            out = self.G(image, mask, words, sentence, word_mask)
+
+        # Discriminator: real and fake in one forward (one DDP call per step).
+        with self.acc.autocast():
+            both = self.D(torch.cat([image, out["final"].detach()]), torch.cat([mask, mask]),
+                          None if d_sentence is None else torch.cat([d_sentence, d_sentence]))
+        real, fake = both.float().chunk(2)
+        d_loss = self.d_loss_fn(real, fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        self.acc.backward(d_loss)
+        if t.grad_clip > 0:
+            self.acc.clip_grad_norm_(self.D.parameters(), t.grad_clip)
+        self.opt_d.step()
+
+        # Generator: the unwrapped discriminator judges the fake (it is not updated here).
+        terms: dict[str, torch.Tensor] = {}
+        d_plain = self.acc.unwrap_model(self.D).requires_grad_(False)
+        with self.acc.autocast():
+            fake = d_plain(out["final"], mask, d_sentence).float()
+        d_plain.requires_grad_(True)
+        terms["adversarial"] = self.g_loss_fn(real.detach(), fake)
+        terms["rec"] = masked_l1(out["final_raw"].float(), image, mask, lc.hole, lc.valid)
+        if self.cfg.generator.use_refine and lc.coarse:
+            terms["rec"] = terms["rec"] + lc.coarse * masked_l1(
+                out["coarse_raw"].float(), image, mask, lc.hole, lc.valid)
+        if lc.multiscale and len(out["alphas"]):
+            terms["multiscale"] = multiscale_l1([s.float() for s in out["scales"]], image)
+        if lc.structure and out["structure"]:
+            terms["structure"] = pyramid_structure_loss(
+                [s.float() for s in out["structure"]], image, lc.grad_alpha, lc.edge_alpha)
+        if words is not None:
+            if lc.tga:
+                terms["tga"] = text_guided_attention_loss(
+                    out["final"].float(), image, out["word_attention"], word_mask)
+            if lc.matching and image.shape[0] > 1:
+                with self.acc.autocast():
+                    terms["matching"] = self._matching_loss(
+                        out["final"], words, sentence, word_mask,
+                        batch["class_id"].to(self.device)).float()
+            if lc.kl and out["mu"] is not None:
+                terms["kl"] = kl_loss(out["mu"].float(), out["logvar"].float())
+        weights = {"rec": 1.0, "multiscale": lc.multiscale, "structure": lc.structure,
+                   "tga": lc.tga, "matching": lc.matching, "kl": lc.kl,
+                   "adversarial": lc.adversarial}
+        g_loss = sum(weights[k] * v for k, v in terms.items())
+        if not (torch.isfinite(g_loss) and torch.isfinite(d_loss)):
+            bad = [k for k, v in {**terms, "d": d_loss}.items() if not torch.isfinite(v)]
+            raise TrainingDiverged(
+                f"loss became non-finite at step {self.step + 1} ({', '.join(bad)}); the last "
+                f"good checkpoint in '{self.run_dir}' is intact: lower train.lr_g/lr_d or "
+                "raise train.grad_clip and --resume")
+        self.opt_g.zero_grad(set_to_none=True)
+        self.acc.backward(g_loss)
+        if t.grad_clip > 0:
+            self.acc.clip_grad_norm_(self.G.parameters(), t.grad_clip)
+        self.opt_g.step()
+        # EMA warms up so early exports are not dominated by the random initialisation.
+        decay = min(t.ema_decay, (1 + self.step) / (10 + self.step))
+        _ema_update(self.ema, self.acc.unwrap_model(self.G), decay)
+        return {"g_loss": g_loss.item(), "d_loss": d_loss.item(),
+                **{k: v.item() for k, v in terms.items()}}
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything :meth:`load_state_dict` needs to continue exactly."""
+        return {"G": self.acc.unwrap_model(self.G).state_dict(),
+                "D": self.acc.unwrap_model(self.D).state_dict(),
+                "ema": self.ema.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "step": self.step,
+                "images_seen": self.images_seen, "wall_time": self.wall_time,
+                "rng": rng_state(), "config": to_dict(self.cfg)}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a state written by :meth:`state_dict`."""
+        self.acc.unwrap_model(self.G).load_state_dict(state["G"])
+        self.acc.unwrap_model(self.D).load_state_dict(state["D"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
+        self.wall_time = float(state["wall_time"])
+        set_rng_state(state["rng"])
+
+    def resume(self) -> bool:
+        """Continue from the run's latest checkpoint; False if there is none."""
+        path = find_latest(self.run_dir)
+        if path is None:
+            return False
+        self.load_state_dict(load_checkpoint(path))
+        log.info("resumed from %s at step %d", path, self.step)
+        return True
+
+    def save_samples(self, n: int = 6) -> Path:
+        """A PNG grid from the EMA generator: masked input, coarse, final, ground truth."""
+        items = [self.dataset[i] for i in range(min(n, len(self.dataset)))]
+        batch = collate(items)
+        image, mask = batch["image"].to(self.device), batch["mask"].to(self.device)
+        words, sentence, word_mask = self._encode_text(
+            {**batch, "tokens": batch["tokens"].to(self.device),
+             "length": batch["length"].to(self.device)})
+        with torch.no_grad():
+            out = self.ema(image, mask, words, sentence, word_mask)
+
+        def u8(x):
+            return ((x.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu()
+
+        masked = image * (1 - mask) + mask  # hole shown white
+        cols = [u8(masked), u8(out["coarse"]), u8(out["final"]), u8(image)]
+        rows = [[c[i].numpy() for c in cols] for i in range(len(items))]
+        grid = caption_grid(rows, batch["caption"], ncols=2,
+                            titles=["masked input", "coarse", "final", "ground truth"])
+        path = self.run_dir / "samples" / f"step-{self.step:08d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        grid.save(path)
+        return path
+
+    def export(self) -> Path:
+        """Write the model folder (EMA generator + DAMSM files + card) into the run folder."""
+        card_info = self.summary()
+        save_model(self.run_dir, self.ema, self.damsm, card_info,
+                   card=model_card(card_info))
+        return self.run_dir
+
+    def summary(self) -> dict:
+        """What the model folder's config and card say about this run."""
+        hardware = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+                    else f"CPU ({platform.processor() or platform.machine()}, "
+                         f"{torch.get_num_threads()} threads)")
+        return {"name": self.run_dir.name, "preset": self.preset,
+                "resolution": self.cfg.resolution, "dataset": self.dataset_spec,
+                "split": "train", "steps": self.step, "images_seen": self.images_seen,
+                "wall_time_s": round(self.wall_time, 1), "processes": self.acc.num_processes,
+                "hardware": hardware, "damsm": str(self.damsm_dir),
+                "parameters": count_parameters(self.ema),
+                "train": dataclasses.asdict(self.cfg.train),
+                "loss": dataclasses.asdict(self.cfg.loss),
+                "discriminator": dataclasses.asdict(self.cfg.discriminator)}
+
+    # -- the loop --------------------------------------------------------------------------
+    def fit(self, max_steps: int | None = None) -> Path:
+        """Train until ``max_steps`` (default ``train.max_steps``), then export."""
+        t = self.cfg.train
+        total = t.max_steps if max_steps is None else max_steps
+        main = self.acc.is_main_process
+        logger = MetricsLogger(self.run_dir, resume_step=self.step) if main else None
+        if main:
+            write_json(self.run_dir / "train_config.json",
+                       {"dataset": self.dataset_spec, "preset": self.preset,
+                        "damsm": str(self.damsm_dir), **to_dict(self.cfg)})
+        bar = tqdm(total=total, initial=self.step, disable=not main, dynamic_ncols=True,
+                   desc=f"train {self.preset}")
+        last_time, last_step = time.time(), self.step
+        while self.step < total:
+            epoch, start = divmod(self.step, self.steps_per_epoch)
+            for batch in self._loader(epoch, start):
+                t0 = time.time()
+                self.G.train()
+                terms = self.train_step(batch)
+                self.step += 1
+                self.images_seen += t.batch_size * self.acc.num_processes
+                self.wall_time += time.time() - t0
+                if main and (self.step % t.log_every == 0 or self.step == total):
+                    now = time.time()
+                    ips = (self.step - last_step) * t.batch_size * self.acc.num_processes / max(
+                        now - last_time, 1e-9)
+                    last_time, last_step = now, self.step
+                    logger.log(self.step, {**terms, "images_per_s": ips, "epoch": epoch})
+                    bar.set_postfix(g=f"{terms['g_loss']:.3f}", d=f"{terms['d_loss']:.3f}",
+                                    rec=f"{terms['rec']:.3f}", ips=f"{ips:.1f}")
+                bar.update(1)
+                if main and t.sample_every and self.step % t.sample_every == 0:
+                    self.save_samples()
+                if t.checkpoint_every and self.step % t.checkpoint_every == 0:
+                    self._checkpoint()
+                if self.step >= total:
+                    break
+        bar.close()
+        self.acc.wait_for_everyone()
+        if main:
+            if self.step % max(t.checkpoint_every, 1) != 0 or not t.checkpoint_every:
+                self._checkpoint()
+            self.save_samples()
+            self.export()
+            logger.close()
+        self.acc.wait_for_everyone()
+        return self.run_dir
+
+    def _checkpoint(self) -> None:
+        if self.acc.is_main_process:
+            save_checkpoint(self.run_dir, self.state_dict(), self.step, self.cfg.train.keep_last)
+
+
+def train_inpaint(cfg: InpaintConfig, dataset_spec: str, damsm_dir: str | Path,
+                  run_dir: str | Path, preset: str = "custom", max_steps: int | None = None,
+                  resume: bool = False) -> Path:
+    """Train (or resume) an inpainting run and export its model folder into ``run_dir``."""
+    trainer = InpaintTrainer(cfg, dataset_spec, damsm_dir, run_dir, preset)
+    if resume and not trainer.resume():
+        log.info("no checkpoint in %s; starting a new run", run_dir)
+    elif not resume and find_latest(run_dir) is not None:
+        raise UserError(f"'{run_dir}' already holds a run: pass --resume to continue it, or "
+                        "choose another --out")
+    if trainer.acc.is_main_process:
+        log.info("generator %s parameters, discriminator %s",
+                 f"{count_parameters(trainer.ema):,}",
+                 f"{count_parameters(trainer.acc.unwrap_model(trainer.D)):,}")
+    return trainer.fit(max_steps)

@@ -1,0 +1,71 @@
+"""The config tree of an inpainting training run (``configs/inpaint/*.yaml``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..nn.discriminator import DiscriminatorConfig
+from ..nn.generator import GeneratorConfig
+
+
+@dataclass
+class LossConfig:
+    """Weights of the generator's loss terms (0 switches a term off).
+
+    ``hole``/``valid``: reconstruction L1 of the final fill inside and outside the hole, each
+    averaged over its own region; ``coarse``: the same for the coarse stage, relative to the
+    final one; ``multiscale``: DFNet's L1 on every fusion output; ``tga``: MMFL's text-guided
+    attention L1; ``matching``: DAMSM word + sentence losses of the output (frozen encoders);
+    ``structure``: the pyramid structure loss on the predicted Sobel maps (``grad_alpha``,
+    ``edge_alpha`` inside it); ``adversarial``: the GAN term (``gan``: ``ralsgan`` or
+    ``hinge``); ``kl``: conditioning augmentation's KL term.
+    """
+
+    hole: float = 6.0
+    valid: float = 1.0
+    coarse: float = 1.0
+    multiscale: float = 1.0
+    tga: float = 1.0
+    matching: float = 0.001
+    structure: float = 1.0
+    grad_alpha: float = 0.1
+    edge_alpha: float = 20.0
+    adversarial: float = 0.002
+    gan: str = "ralsgan"
+    kl: float = 1.0
+    gamma1: float = 4.0
+    gamma2: float = 5.0
+    gamma3: float = 10.0
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, data and bookkeeping of the training loop."""
+
+    batch_size: int = 8  # per process
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    max_steps: int = 20000
+    grad_clip: float = 1.0  # max gradient norm; 0 switches clipping off
+    ema_decay: float = 0.999
+    masks: str = "mix"  # mask spec of the training holes
+    seed: int = 0
+    num_workers: int = 0
+    bf16: bool = True  # bf16 autocast where a GPU is used (CPU training stays fp32)
+    log_every: int = 10
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    keep_last: int = 3
+    shapes_length: int = 20000  # scenes per epoch when training on ``shapes``
+
+
+@dataclass
+class InpaintConfig:
+    """A whole training run: resolution, networks, losses and loop."""
+
+    resolution: int = 128
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)

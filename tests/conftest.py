@@ -1,0 +1,36 @@
+"""Shared fixtures: where the real data lives, and a cache that never touches ~/.cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """``$TEXTINPAINT_DATA``, else ``<repo>/../shared/data`` (may not exist)."""
+    return Path(os.environ.get("TEXTINPAINT_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared real-data folder (cub/, masks/, ...); skips the test where it is absent."""
+    path = shared_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"shared data not found at {path} (set TEXTINPAINT_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_in_tmp(tmp_path_factory):
+    """Point TEXTINPAINT_CACHE into a per-session temporary folder for every test.
+
+    Session-wide (not per test) so that tests reading the same data share one cache, as a
+    user's runs would; the cache key covers paths and settings, so sharing is safe.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TEXTINPAINT_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield

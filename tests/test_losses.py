@@ -1,0 +1,138 @@
+"""Reconstruction, structure and adversarial losses on cases that can be checked by hand."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from textinpaint.errors import UserError
+from textinpaint.losses.adversarial import get_gan_loss
+from textinpaint.losses.reconstruction import (
+    masked_l1,
+    multiscale_l1,
+    text_guided_attention_loss,
+)
+from textinpaint.losses.structure import (
+    edge_priority_map,
+    pyramid_structure_loss,
+    sobel_gradients,
+)
+from textinpaint.nn.fusion import resize_image
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: a second thread costs more than it saves, far more on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def half_mask(size=8):
+    mask = torch.zeros(2, 1, size, size)
+    mask[:, :, : size // 4] = 1  # a quarter of the image is hole
+    return mask
+
+
+def test_masked_l1_weights_each_region_by_its_own_area():
+    target = torch.zeros(2, 3, 8, 8)
+    pred = torch.full_like(target, 0.5)
+    pred[:, :, :2] = 0.25  # error 0.25 in the hole, 0.5 in the known region
+    mask = half_mask()
+    loss = masked_l1(pred, target, mask, hole_weight=6.0, valid_weight=1.0)
+    assert torch.isclose(loss, torch.tensor(6 * 0.25 + 0.5))
+    empty = masked_l1(pred, target, torch.zeros_like(mask), hole_weight=6.0)
+    assert torch.isclose(empty, torch.tensor(0.5 * 48 / 64 + 0.25 * 16 / 64))
+    full = masked_l1(pred, target, torch.ones_like(mask), hole_weight=2.0, valid_weight=3.0)
+    assert torch.isfinite(full) and torch.isclose(
+        full, torch.tensor(2 * (0.5 * 48 / 64 + 0.25 * 16 / 64))
+    )
+
+
+def test_multiscale_l1_compares_each_scale_to_the_resized_target():
+    target = torch.rand(2, 3, 16, 16) * 2 - 1
+    scales = [resize_image(target, (s, s)) for s in (4, 8, 16)]
+    assert multiscale_l1(scales, target) == 0
+    shifted = [s + 0.3 for s in scales]
+    assert torch.isclose(multiscale_l1(shifted, target), torch.tensor(0.3))
+
+
+def test_text_guided_attention_loss():
+    target = torch.zeros(2, 3, 8, 8)
+    pred = torch.full_like(target, 0.5, requires_grad=True)
+    # Word 0 looks at the left half only, word 1 (padding for image 1) everywhere.
+    attn = torch.zeros(2, 2, 4, 4)
+    attn[:, 0, :, :2] = 1
+    attn[:, 1] = 5.0
+    word_mask = torch.tensor([[True, False], [True, False]])
+    loss = text_guided_attention_loss(pred, target, attn, word_mask)
+    # w is 1 on the left half after bilinear upsampling except a blurred border column pair.
+    w = torch.nn.functional.interpolate(attn[:, :1], size=(8, 8), mode="bilinear")
+    assert torch.isclose(loss, (0.5 * w).mean())
+    loss.backward()
+    assert pred.grad.abs().sum() > 0
+    # Uniform attention over real words: plain L1.
+    uniform = text_guided_attention_loss(pred, target, torch.full((2, 3, 4, 4), 1 / 16))
+    assert torch.isclose(uniform, torch.tensor(0.5))
+
+
+@pytest.mark.parametrize("attn", [torch.zeros(2, 0, 4, 4), None, torch.rand(2, 3, 4, 4)])
+def test_text_guided_attention_loss_is_zero_without_words(attn):
+    pred, target = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    word_mask = torch.zeros(2, 0 if attn is None else attn.shape[1], dtype=torch.bool)
+    loss = text_guided_attention_loss(pred, target, attn, word_mask)
+    assert loss == 0 and torch.isfinite(loss)
+
+
+def test_sobel_gradients_of_a_ramp():
+    ramp = torch.linspace(-1, 1, 8).expand(1, 3, 8, 8)
+    grad = sobel_gradients(ramp)
+    assert grad.shape == (1, 6, 8, 8)
+    inner = grad[..., 1:-1, 1:-1]
+    assert torch.allclose(inner[:, 0::2], torch.full_like(inner[:, 0::2], 2 / 7), atol=1e-6)
+    assert torch.allclose(inner[:, 1::2], torch.zeros_like(inner[:, 1::2]), atol=1e-6)
+
+
+def test_edge_priority_map():
+    flat = torch.zeros(1, 3, 16, 16)
+    assert edge_priority_map(flat).abs().sum() == 0
+    step = flat.clone()
+    step[..., 8:] = 1
+    edges = edge_priority_map(step)
+    assert edges.shape == (1, 1, 16, 16) and edges.max() == 1 and edges.min() >= 0
+    assert edges[..., 7:9].mean() > edges[..., :3].mean()
+
+
+def test_pyramid_structure_loss():
+    target = torch.zeros(2, 3, 32, 32)
+    target[..., 10:20, 5:25] = 1
+    preds = [sobel_gradients(resize_image(target, (s, s))) for s in (4, 8, 16)]
+    assert pyramid_structure_loss(preds, target) == 0
+    assert pyramid_structure_loss([], target) == 0
+    noisy = [(p + 0.1).requires_grad_(True) for p in preds]
+    loss = pyramid_structure_loss(noisy, target)
+    loss.backward()
+    assert loss > 0.1 * 0.1 and all(p.grad.abs().sum() > 0 for p in noisy)
+
+
+def test_ralsgan_on_constant_logits():
+    d_loss, g_loss = get_gan_loss("ralsgan")
+    real, fake = torch.full((2, 1, 3, 3), 2.0), torch.full((2, 1, 3, 3), -1.0)
+    assert d_loss(real, fake) == 4.0  # ((2 + 1 - 1)² + (-1 - 2 + 1)²) / 2
+    assert g_loss(real, fake) == 16.0  # ((-1 - 2 - 1)² + (2 + 1 + 1)²) / 2
+    assert d_loss(torch.ones(4), torch.zeros(4)) == 0
+    assert g_loss(torch.zeros(4), torch.ones(4)) == 0
+
+
+def test_hinge_on_constant_logits():
+    d_loss, g_loss = get_gan_loss("hinge")
+    real, fake = torch.full((4,), 0.5), torch.full((4,), -0.5)
+    assert d_loss(real, fake) == 1.0
+    assert g_loss(real, fake) == 0.5
+    assert d_loss(torch.full((4,), 2.0), torch.full((4,), -3.0)) == 0
+
+
+def test_unknown_gan_loss_is_a_user_error():
+    with pytest.raises(UserError, match="ralsgan"):
+        get_gan_loss("wgan")
