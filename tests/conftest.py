@@ -34,3 +34,25 @@ def _cache_in_tmp(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TEXTINPAINT_CACHE", str(tmp_path_factory.mktemp("cache")))
         yield
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A random-initialised 32 px model folder (every component on).
+
+    Real networks with random weights: enough for tests of plumbing (windows, compositing,
+    HTTP, the page, evaluation), never of picture quality.
+    """
+    from textinpaint.model_folder import init_model_folder
+
+    folder = tmp_path_factory.mktemp("model") / "tiny"
+    init_model_folder(folder, preset="tiny", resolution=32, seed=0)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe(tiny_model_dir):
+    """An InpaintPipeline over the tiny model."""
+    from textinpaint.pipeline import InpaintPipeline
+
+    return InpaintPipeline.from_pretrained(tiny_model_dir)

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest_plugins = ["fixtures_inference"]  # tiny_model_dir, tiny_pipe
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

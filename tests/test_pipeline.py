@@ -13,7 +13,6 @@ from textinpaint.data.text import tokenize
 from textinpaint.errors import UserError
 from textinpaint.windows import crop, plan_windows, window_for_box
 
-pytest_plugins = ["fixtures_inference"]  # tiny_model_dir, tiny_pipe
 
 R = 32  # the tiny model's resolution
 

@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from helpers_inference import box_mask, decode_png, noise_image, png_bytes
 from textinpaint.server.app import STATIC, create_app
 
-pytest_plugins = ["fixtures_inference"]  # tiny_model_dir, tiny_pipe
 
 W, H = 70, 45
 IMAGE = noise_image(W, H)
