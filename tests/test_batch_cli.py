@@ -14,7 +14,6 @@ from textinpaint.caption_files import read_caption_table
 from textinpaint.cli import main
 from textinpaint.errors import UserError
 
-
 W, H = 48, 40
 HOLE = box_mask(W, H, (10, 10, 30, 25))
 

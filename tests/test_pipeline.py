@@ -13,7 +13,6 @@ from textinpaint.data.text import tokenize
 from textinpaint.errors import UserError
 from textinpaint.windows import crop, plan_windows, window_for_box
 
-
 R = 32  # the tiny model's resolution
 
 

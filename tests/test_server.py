@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from helpers_inference import box_mask, decode_png, noise_image, png_bytes
 from textinpaint.server.app import STATIC, create_app
 
-
 W, H = 70, 45
 IMAGE = noise_image(W, H)
 HOLE = box_mask(W, H, (20, 10, 40, 30))

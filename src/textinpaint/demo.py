@@ -14,8 +14,16 @@ import numpy as np
 from PIL import Image
 
 from .data.masks import ObjectMask
-from .data.shapes import (COLORS, caption_for, recolor_caption, render_scene, sample_scene,
-                          scene_objects, score_fill, target_bbox)
+from .data.shapes import (
+    COLORS,
+    caption_for,
+    recolor_caption,
+    render_scene,
+    sample_scene,
+    scene_objects,
+    score_fill,
+    target_bbox,
+)
 from .pipeline import InpaintPipeline
 from .visualize import caption_grid
 
