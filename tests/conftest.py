@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -13,6 +14,11 @@ REPO = Path(__file__).resolve().parents[1]
 def shared_data_dir() -> Path:
     """``$TEXTINPAINT_DATA``, else ``<repo>/../shared/data`` (may not exist)."""
     return Path(os.environ.get("TEXTINPAINT_DATA", REPO.parent / "shared" / "data"))
+
+
+# The suite's networks are tiny: one thread is as fast as two on a quiet machine and many
+# times faster when other processes share the two cores (oversubscribed OpenMP spins).
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -134,8 +135,11 @@ g = t.acc.unwrap_model(t.G).state_dict()
 torch.save({{k: v.clone() for k, v in g.items()}}, r"{tmp_path}/rank%d.pt" % t.acc.process_index)
 """)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with socket.socket() as s:  # a free port, so parallel runs never collide
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                           "--master_port", "29533", str(script)],
+                           "--master_addr", "127.0.0.1", "--master_port", str(port), str(script)],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)

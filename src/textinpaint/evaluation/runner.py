@@ -63,17 +63,17 @@ def _uint8(x: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
-def _bucket_labels(batch: dict, mask: torch.Tensor) -> list[tuple[str, str]]:
-    """(kind, label) per item: the NVIDIA file bucket where the mask came from one, else the
-    10% hole-ratio bin."""
+def _bucket_labels(batch: dict, mask: torch.Tensor) -> list[tuple[str | None, str]]:
+    """(NVIDIA bucket label or None, 10% hole-ratio bin) per item. The NVIDIA label is the
+    file's published bucket, known where the mask came from a numbered NVIDIA file."""
     out = []
     for meta, ratio in zip(batch["meta"], metrics.hole_ratio(mask).tolist()):
         bucket = meta.get("mask_bucket") if isinstance(meta, dict) else None
+        nvidia = None
         if bucket is not None:
             b = int(bucket)
-            out.append(("nvidia", f"{max(1, (b - 1) * 10)}-{b * 10}%"))
-        else:
-            out.append(("ratio", metrics.ratio_bin(ratio)))
+            nvidia = f"{max(1, (b - 1) * 10)}-{b * 10}%"
+        out.append((nvidia, metrics.ratio_bin(ratio)))
     return out
 
 
@@ -193,7 +193,7 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, grid_rows:
     loader = DataLoader(evalset.dataset, batch_size=batch_size, shuffle=False,
                         collate_fn=collate, num_workers=0)
     scores = defaultdict(_Collector)  # (name, condition) -> per-image values
-    buckets: list[tuple[str, str]] = []
+    buckets: list[tuple[str | None, str]] = []
     seconds: dict[str, float] = defaultdict(float)
     features: dict = defaultdict(list)  # FID: "real" or (name, condition) -> N×2048
     grid = {"input": [], "truth": [], "mask": [], "captions": [], "mismatched": [],
@@ -268,8 +268,10 @@ def _summarize(state: dict, runners: dict, evalset: EvalSet, settings: dict, see
     """The ``metrics.json`` dict: protocol + one entry of results per method."""
     from .report import protocol
 
-    kinds = {kind for kind, _ in state["buckets"]}
-    labels = [label for _, label in state["buckets"]]
+    # NVIDIA buckets only when every mask has one; else every image by its hole ratio.
+    nvidia = all(b is not None for b, _ in state["buckets"])
+    kinds = {"nvidia" if nvidia else "ratio"}
+    labels = [b if nvidia else r for b, r in state["buckets"]]
     results = {}
     real = torch.cat(state["features"]["real"]) if state["features"].get("real") else None
     for name, runner in runners.items():

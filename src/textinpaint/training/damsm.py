@@ -177,8 +177,11 @@ def _dataset_kwargs(cfg: DamsmTrainConfig, vocab: Vocabulary, spec: str) -> dict
     return kw
 
 
-def _check_resume_config(saved: dict, cfg: DamsmTrainConfig, run_dir: Path) -> None:
-    now = to_dict(cfg)
+def _check_resume(state: dict, cfg: DamsmTrainConfig, dataset_spec: str, run_dir: Path) -> None:
+    if state.get("dataset") != dataset_spec:
+        raise UserError(f"run '{run_dir}' trains on '{state.get('dataset')}', not "
+                        f"'{dataset_spec}'; resume with the same --dataset or use a new --out")
+    saved, now = state["config"], to_dict(cfg)
     for section in ("data", "model"):
         if saved.get(section) != now[section]:
             raise UserError(f"run '{run_dir}' was started with a different '{section}' config; "
@@ -220,7 +223,7 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
 
     state = load_checkpoint(ckpt_path) if ckpt_path else None
     if state is not None:
-        _check_resume_config(state["config"], cfg, run_dir)
+        _check_resume(state, cfg, dataset_spec, run_dir)
         vocab = Vocabulary(state["vocab"][2:])
     else:
         vocab = Vocabulary.build(train_captions(dataset_spec), min_count=cfg.data.min_word_count)

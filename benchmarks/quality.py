@@ -1,0 +1,202 @@
+"""Quality benchmark: MMFL vs our full model vs the image-only ablation on CUB, one table.
+
+The documented sequence, run step by step as subprocesses (each command is printed first, so
+the log is the recipe)::
+
+    textinpaint train-damsm --dataset cub:CUB --out OUT/damsm --resolution 128      (no --damsm)
+    textinpaint train --dataset cub:CUB --preset PRESET --damsm DAMSM --out OUT/PRESET \
+        --resolution 128 --max-steps N [train.batch_size=B]           (each preset, no --models)
+    textinpaint evaluate --model OUT/mmfl --model OUT/full --model OUT/image-only \
+        --dataset cub:CUB --split test --masks center --out OUT/eval-center
+    textinpaint evaluate ... --masks irregular:MASKS --out OUT/eval-irregular
+
+then writes ``OUT/quality.md``: every method (the three models and the telea/ns/mean
+baselines) under both mask protocols, with R-precision and the text gain of the two text
+models. Equal budget: the same number of steps and the same batch size for every preset,
+and the training time of each is reported.
+
+MMFL's 8-level U-Nets need multiples of 256 px; at 128 px it trains with 7 levels in both
+stages (``generator.num_levels=7 generator.refine_num_levels=7``): the same network minus its
+1×1 bottom level, every other level unchanged.
+
+    python benchmarks/quality.py --out runs/quality --max-steps 2000
+    python benchmarks/quality.py --out runs/quality --models mmfl=DIR,full=DIR,image-only=DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("TEXTINPAINT_DATA", ROOT.parent / "shared" / "data"))
+PRESETS = ("mmfl", "full", "image-only")
+PROTOCOLS = {"center": "center (MMFL: centre square, 129/256 of the side)",
+             "irregular": "NVIDIA irregular masks, six hole-area buckets"}
+
+
+def textinpaint() -> list[str]:
+    """The CLI of this checkout, run with the current interpreter."""
+    return [sys.executable, "-m", "textinpaint.cli"]
+
+
+def run(cmd: list[str], dry_run: bool) -> float:
+    """Print and run a command; returns its wall time in seconds."""
+    print("$ " + shlex.join(cmd), flush=True)
+    if dry_run:
+        return 0.0
+    start = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run(cmd, cwd=ROOT, env=env)
+    if proc.returncode:
+        sys.exit(f"command failed with exit status {proc.returncode}: {shlex.join(cmd)}")
+    return time.perf_counter() - start
+
+
+def model_folder(run_dir: Path) -> Path:
+    """The model folder a training run exported (the run folder itself, or its model/)."""
+    for folder in (run_dir, run_dir / "model"):
+        cfg = folder / "config.json"
+        if cfg.is_file() and json.loads(cfg.read_text()).get("format") == "textinpaint-model":
+            return folder
+    return run_dir
+
+
+def level_overrides(preset: str, resolution: int) -> list[str]:
+    """Config overrides that let a preset's generator take ``resolution`` (see module doc)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path.insert(0, str(ROOT / "src"))
+    from speed import generator_config
+
+    _, changes = generator_config(preset, resolution)
+    return [f"generator.{k}={v}" for k, v in changes.items()]
+
+
+def train_all(args) -> tuple[dict[str, Path], dict[str, float]]:
+    """Train the DAMSM (unless given) and the three presets with the same budget."""
+    cub = f"cub:{args.cub}"
+    damsm = args.damsm
+    if damsm is None:
+        damsm = args.out / "damsm"
+        cmd = textinpaint() + ["train-damsm", "--dataset", cub, "--out", str(damsm),
+                               "--resolution", str(args.resolution), "--no-progress"]
+        if args.damsm_steps:
+            cmd += ["--max-steps", str(args.damsm_steps)]
+        run(cmd, args.dry_run)
+    models, seconds = {}, {}
+    for preset in PRESETS:
+        out = args.out / preset
+        cmd = textinpaint() + ["train", "--dataset", cub, "--preset", preset, "--damsm",
+                               str(damsm), "--out", str(out), "--resolution",
+                               str(args.resolution), "--max-steps", str(args.max_steps),
+                               f"train.batch_size={args.batch_size}"]
+        cmd += level_overrides(preset, args.resolution)
+        seconds[preset] = run(cmd, args.dry_run)
+        models[preset] = model_folder(out)
+    return models, seconds
+
+
+def evaluate_all(args, models: dict[str, Path]) -> dict[str, Path]:
+    """``textinpaint evaluate`` under both mask protocols; returns their output folders."""
+    outs = {}
+    masks = {"center": "center", "irregular": f"irregular:{args.masks}"}
+    for name, spec in masks.items():
+        out = args.out / f"eval-{name}"
+        cmd = textinpaint() + ["evaluate", "--dataset", f"cub:{args.cub}", "--split", "test",
+                               "--masks", spec, "--out", str(out), "--resolution",
+                               str(args.resolution), "--seed", str(args.seed), "--no-progress"]
+        for folder in models.values():
+            cmd += ["--model", str(folder)]
+        if args.limit:
+            cmd += ["--limit", str(args.limit)]
+        if args.eval_damsm:
+            cmd += ["--damsm", str(args.eval_damsm)]
+        run(cmd, args.dry_run)
+        outs[name] = out
+    return outs
+
+
+def _f(x, digits=4) -> str:
+    return "–" if x is None else f"{round(x, digits) + 0.0:.{digits}f}"  # no "-0.000"
+
+
+def write_table(outs: dict[str, Path], seconds: dict[str, float], path: Path) -> str:
+    """One markdown table of every method under every protocol, plus text gains."""
+    lines = ["# Quality on CUB (test split)", ""]
+    head = ["protocol", "method", "L1 hole ↓", "PSNR hole ↑", "SSIM hole ↑", "PSNR ↑",
+            "SSIM ↑", "R-prec ↑", "Δ PSNR hole (vs mismatched)", "Δ R-prec (vs mismatched)"]
+    rows = []
+    settings = []
+    for proto, out in outs.items():
+        data = json.loads((out / "metrics.json").read_text())
+        settings.append(f"- {PROTOCOLS[proto]}: n = {data['n']}, {data['resolution']} px, "
+                        f"seed {data['seed']}, masks `{data['masks']}`; details in "
+                        f"`{out / 'report.md'}`")
+        for name, r in data["results"].items():
+            gain = r.get("text_gain", {}).get("mismatched", {})
+            rows.append([proto, name, _f(r["l1_hole"]), _f(r["psnr_hole"], 2),
+                         _f(r["ssim_hole"]), _f(r["psnr"], 2), _f(r["ssim"]),
+                         _f(r.get("r_precision"), 3), _f(gain.get("psnr_hole"), 3),
+                         _f(gain.get("r_precision"), 3)])
+    lines += settings + [""]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    if any(seconds.values()):
+        lines += ["", "Training wall time (equal steps and batch size): " + ", ".join(
+            f"{k} {v / 60:.1f} min" for k, v in seconds.items())]
+    lines += ["", "Metric definitions and the R-precision judge: see each report's Protocol."]
+    text = "\n".join(lines) + "\n"
+    path.write_text(text)
+    return text
+
+
+def parse_models(spec: str) -> dict[str, Path]:
+    """``mmfl=DIR,full=DIR,...`` (or bare DIRs, named by folder) -> {name: folder}."""
+    out = {}
+    for item in spec.split(","):
+        name, sep, folder = item.partition("=")
+        if not sep:
+            name, folder = Path(item).name, item
+        out[name.strip()] = Path(folder.strip())
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, required=True, help="folder for runs and reports")
+    p.add_argument("--cub", type=Path, default=DATA / "cub", help="CUB folder")
+    p.add_argument("--masks", type=Path, default=DATA / "masks" / "nvidia_irregular_test",
+                   help="NVIDIA irregular test masks folder")
+    p.add_argument("--models", default=None,
+                   help="evaluate these model folders instead of training: mmfl=DIR,full=DIR,...")
+    p.add_argument("--damsm", type=Path, default=None,
+                   help="DAMSM folder for training (default: train one into OUT/damsm)")
+    p.add_argument("--damsm-steps", type=int, default=None, help="DAMSM training steps")
+    p.add_argument("--eval-damsm", type=Path, default=None,
+                   help="one DAMSM to judge R-precision of all models (default: their own)")
+    p.add_argument("--resolution", type=int, default=128)
+    p.add_argument("--max-steps", type=int, default=2000, help="training steps per preset")
+    p.add_argument("--batch-size", type=int, default=8, help="training batch, every preset")
+    p.add_argument("--limit", type=int, default=None, help="evaluate the first N test images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dry-run", action="store_true", help="print the commands only")
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.models:
+        models, seconds = parse_models(args.models), {}
+    else:
+        models, seconds = train_all(args)
+    outs = evaluate_all(args, models)
+    if not args.dry_run:
+        print(write_table(outs, seconds, args.out / "quality.md"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
