@@ -69,14 +69,19 @@ def load_weights(module: torch.nn.Module, path: Path, dtype: torch.dtype | None 
         raise UserError(f"cannot read weights '{path}' ({exc})") from None
     ref = module.state_dict()
     state = {k: v.to(ref[k].dtype) if k in ref else v for k, v in state.items()}
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
+    missing = sorted(set(ref) - set(state))
+    unexpected = sorted(set(state) - set(ref))
+    shapes = sorted(k for k in set(ref) & set(state) if ref[k].shape != state[k].shape)
+    if missing or unexpected or shapes:
+        detail = "; ".join(f"{what} {names[0]}" + (f" (+{len(names) - 1} more)" if len(names) > 1
+                                                   else "")
+                           for what, names in (("missing", missing), ("unexpected", unexpected),
+                                               ("wrong shape", shapes)) if names)
         raise UserError(
-            f"weights '{path}' do not match the network in config.json ({first}); "
-            "the folder's files come from different runs"
-        ) from None
+            f"weights '{path}' do not match the network in config.json ({detail}); "
+            "the folder's files come from different runs or versions"
+        )
+    module.load_state_dict(state, strict=True)
     if dtype is not None:
         module.to(dtype)
 
