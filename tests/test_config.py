@@ -41,7 +41,9 @@ def test_yaml_partial_sections_keep_defaults(tmp_path):
 
 def test_overrides_parse_and_check_types():
     cfg = apply_overrides(Root(), ["train.batch_size=8", "model.base_channels=32",
-                                   "train.amp=true", "model.levels=[1, 2, 3]", "note=hello"])
+                                   "train.amp=true", "model.levels=[1, 2, 3]", "note=hello",
+                                   "train.lr=4e-4"])
+    assert cfg.train.lr == 4e-4
     assert cfg.train.batch_size == 8 and cfg.model.base_channels == 32
     assert cfg.train.amp is True and cfg.model.levels == [1, 2, 3] and cfg.note == "hello"
 

@@ -235,6 +235,19 @@ def tiny_config(**train) -> DamsmTrainConfig:
     return cfg
 
 
+def test_learning_rate_schedules():
+    t = DamsmTrainConfig().train
+    t.warmup_steps, t.max_steps = 10, 110
+    assert damsm_training.lr_at(0, 50, t) == pytest.approx(t.lr / 10)  # warm-up
+    assert damsm_training.lr_at(59, 50, t) == pytest.approx(t.lr * t.lr_decay ** (59 / 50))
+    t.lr_schedule = "cosine"
+    assert damsm_training.lr_at(10, 50, t) < t.lr
+    assert damsm_training.lr_at(110, 50, t) == pytest.approx(t.lr * t.lr_min_factor)
+    t.lr_schedule = "linear"
+    with pytest.raises(UserError, match="lr_schedule"):
+        damsm_training.lr_at(0, 50, t)
+
+
 def test_train_damsm_writes_a_loadable_folder(tmp_path):
     run = train_damsm("shapes", tmp_path / "run", tiny_config(max_steps=3), progress=False)
     damsm = load_damsm(run)

@@ -66,6 +66,12 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return dict(value)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        # YAML 1.1 reads "4e-4" (no dot) as a string; people write it that way all the time.
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if tp is bool and not isinstance(value, bool):
         raise ConfigError(f"config key '{key}' must be true or false, got {value!r}")
     if tp is int and isinstance(value, bool):

@@ -52,7 +52,7 @@ class ImageEncoderConfig:
     blocks: int = 1  # residual blocks per stage (the first one strides)
     norm: str = "group"  # "group" (GroupNorm, 8 channels per group) or "batch"
     local_stage: int = 3  # stage whose output gives the local features (3 -> stride 16)
-    coords: bool = True  # append x, y coordinate channels to the input (see module docstring)
+    coords: bool = False  # append x, y coordinate channels to the input (see module docstring)
 
 
 def _norm(kind: str, channels: int) -> nn.Module:

@@ -17,6 +17,7 @@ bit for bit, as one that never stopped. The learning rate is a pure function of 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,9 @@ class DamsmTrainLoop:
     batch_size: int = 48  # AttnGAN
     lr: float = 0.002  # AttnGAN
     betas: tuple[float, float] = (0.5, 0.999)
-    lr_decay: float = 0.98  # per epoch (AttnGAN)
+    lr_schedule: str = "epoch"  # "epoch": × lr_decay per epoch (AttnGAN); "cosine": to the
+    # floor at max_steps (better when the step budget is known in advance)
+    lr_decay: float = 0.98  # per epoch, for "epoch"
     lr_min_factor: float = 0.1  # the decay stops at lr × this
     warmup_steps: int = 100  # linear warm-up (from scratch, Adam at 2e-3 needs it)
     grad_clip: float = 1.0  # max global gradient norm; 0 = off
@@ -146,9 +149,16 @@ class EpochBatches(Sampler):
 
 
 def lr_at(step: int, steps_per_epoch: int, t: DamsmTrainLoop) -> float:
-    """The learning rate of optimiser step ``step`` (0-based)."""
+    """The learning rate of optimiser step ``step`` (0-based): a pure function of the step,
+    so a resumed run needs no scheduler state."""
     warm = min(1.0, (step + 1) / t.warmup_steps) if t.warmup_steps > 0 else 1.0
-    decay = max(t.lr_decay ** (step / steps_per_epoch), t.lr_min_factor)
+    if t.lr_schedule == "cosine":
+        progress = min(1.0, step / max(1, t.max_steps))
+        decay = t.lr_min_factor + (1 - t.lr_min_factor) * 0.5 * (1 + math.cos(math.pi * progress))
+    elif t.lr_schedule == "epoch":
+        decay = max(t.lr_decay ** (step / steps_per_epoch), t.lr_min_factor)
+    else:
+        raise UserError(f"train.lr_schedule must be 'epoch' or 'cosine', got '{t.lr_schedule}'")
     return t.lr * warm * decay
 
 
@@ -217,6 +227,7 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
                         "it or choose another --out")
     if resume and ckpt_path is None:
         log.warning("no checkpoint in '%s'; starting a new run", run_dir)
+    lr_at(0, 1, t)  # an unknown schedule fails here, before anything is written
     configure_threads(t.threads)
     torch.manual_seed(t.seed)
     np.random.seed(t.seed % 2**32)
