@@ -36,7 +36,7 @@ def test_cli_smoke_run_exports_a_loadable_model_folder(tmp_path, damsm_dir):
     out = tmp_path / "run"
     code = main(["train", "--dataset", "shapes", "--preset", "tiny", "--damsm", str(damsm_dir),
                  "--out", str(out), "--resolution", "32", "--max-steps", "2",
-                 "train.checkpoint_every=0", "train.shapes_length=64"])
+                 "train.checkpoint_every=1", "train.shapes_length=64"])
     assert code == 0
     for name in ("config.json", "generator.safetensors", "text_encoder.safetensors",
                  "image_encoder.safetensors", "vocab.json", "README.md", "metrics.jsonl"):
@@ -51,6 +51,13 @@ def test_cli_smoke_run_exports_a_loadable_model_folder(tmp_path, damsm_dir):
     mask[..., 8:24, 8:24] = 1
     final = model(image, mask, tokens, lengths)["final"]
     assert torch.equal(final * (1 - mask), image * (1 - mask))
+
+    # On-demand export from the checkpoint: the same EMA weights, here in fp16.
+    assert main(["export", "--run", str(out), "--out", str(tmp_path / "half"), "--half"]) == 0
+    half = load_model(tmp_path / "half")
+    assert json.loads((tmp_path / "half" / "config.json").read_text())["steps"] == 2
+    again = half(image, mask, tokens, lengths)["final"]
+    assert (again - final).abs().max() < 0.05  # fp16 storage, fp32 compute
 
 
 def test_refuses_to_overwrite_a_run_without_resume(tmp_path, damsm_dir):

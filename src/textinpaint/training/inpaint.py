@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import os
 import platform
 import time
 from pathlib import Path
@@ -49,6 +50,14 @@ from .logger import MetricsLogger
 from .model_card import model_card
 
 log = logging.getLogger(__name__)
+
+
+def hardware() -> str:
+    """What this process trains on, for model cards."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    cpu = platform.processor() or platform.machine()
+    return f"CPU ({cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
 
 
 class TrainingDiverged(UserError):
@@ -299,14 +308,11 @@ class InpaintTrainer:
 
     def summary(self) -> dict:
         """What the model folder's config and card say about this run."""
-        hardware = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
-                    else f"CPU ({platform.processor() or platform.machine()}, "
-                         f"{torch.get_num_threads()} threads)")
         return {"name": self.run_dir.name, "preset": self.preset,
                 "resolution": self.cfg.resolution, "dataset": self.dataset_spec,
                 "split": "train", "steps": self.step, "images_seen": self.images_seen,
                 "wall_time_s": round(self.wall_time, 1), "processes": self.acc.num_processes,
-                "hardware": hardware, "damsm": str(self.damsm_dir),
+                "hardware": hardware(), "damsm": str(self.damsm_dir),
                 "parameters": count_parameters(self.ema),
                 "train": dataclasses.asdict(self.cfg.train),
                 "loss": dataclasses.asdict(self.cfg.loss),
@@ -322,7 +328,8 @@ class InpaintTrainer:
         if main:
             write_json(self.run_dir / "train_config.json",
                        {"dataset": self.dataset_spec, "preset": self.preset,
-                        "damsm": str(self.damsm_dir), **to_dict(self.cfg)})
+                        "damsm": str(self.damsm_dir), "hardware": hardware(),
+                        "processes": self.acc.num_processes, **to_dict(self.cfg)})
         bar = tqdm(total=total, initial=self.step, disable=not main, dynamic_ncols=True,
                    desc=f"train {self.preset}")
         last_time, last_step = time.time(), self.step
