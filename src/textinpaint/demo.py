@@ -30,13 +30,16 @@ from .visualize import caption_grid
 SHIPPED_SHAPES_MODEL = Path(__file__).resolve().parents[2] / "models" / "shapes-64"
 
 
-def run_demo(model_dir: str | Path, out_dir: str | Path, seed: int = 7, size: int = 256,
-             other_color: str | None = None) -> dict:
+def run_demo(model_dir: str | Path, out_dir: str | Path, seed: int = 3,
+             other_color: str | None = None, zoom: int = 4) -> dict:
     """Inpaint an embedded scene with its caption and a recoloured one; write PNGs.
 
-    Returns what was written and, per caption, the colour the fill was scored as.
+    The scene is rendered at the model's resolution (the scale it was trained at); the
+    comparison grid shows it enlarged ``zoom`` times. Returns what was written and, per
+    caption, the colour the fill was scored as.
     """
     pipe = InpaintPipeline.from_pretrained(model_dir)
+    size = pipe.resolution
     rng = np.random.default_rng(seed)
     scene = sample_scene(rng)
     caption = caption_for(scene, rng)
@@ -63,7 +66,10 @@ def run_demo(model_dir: str | Path, out_dir: str | Path, seed: int = 7, size: in
         scored = score_fill(fill, target)["color"]
         report.append({"caption": text, "file": str(path), "asked_color": asked,
                        "fill_color": scored})
-    grid = caption_grid([[masked, fills[0], fills[1], image]],
+    def big(pixels: np.ndarray) -> np.ndarray:
+        return pixels.repeat(zoom, axis=0).repeat(zoom, axis=1)
+
+    grid = caption_grid([[big(masked), big(fills[0]), big(fills[1]), big(image)]],
                         [f"1: {captions[0]}  |  2: {captions[1]}"], ncols=1,
                         titles=["masked input", "fill, caption 1", "fill, caption 2",
                                 "ground truth"])

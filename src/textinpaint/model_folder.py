@@ -126,12 +126,13 @@ class Damsm:
 
 
 def save_damsm(folder: Path, text_encoder, image_encoder, vocab: Vocabulary,
-               extra: dict | None = None) -> None:
-    """Export a DAMSM folder (encoders' configs are read from their ``cfg`` attributes)."""
+               extra: dict | None = None, half: bool = False) -> None:
+    """Export a DAMSM folder (encoders' configs are read from their ``cfg`` attributes);
+    ``half`` stores the weights in fp16 (they load back as fp32)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    save_weights(text_encoder, folder / "text_encoder.safetensors")
-    save_weights(image_encoder, folder / "image_encoder.safetensors")
+    save_weights(text_encoder, folder / "text_encoder.safetensors", half=half)
+    save_weights(image_encoder, folder / "image_encoder.safetensors", half=half)
     vocab.save(folder / "vocab.json")
     config = {"format": "textinpaint-damsm", "version": 1,
               "text_encoder": dataclasses.asdict(text_encoder.cfg),
@@ -228,7 +229,8 @@ def save_model(folder: Path, generator, damsm: Damsm, config: dict[str, Any],
     folder = Path(folder)
     save_damsm(folder, damsm.text_encoder, damsm.image_encoder, damsm.vocab,
                extra={k: v for k, v in damsm.config.items()
-                      if k not in ("format", "version", "text_encoder", "image_encoder")})
+                      if k not in ("format", "version", "text_encoder", "image_encoder")},
+               half=half)
     save_weights(generator, folder / "generator.safetensors", half=half)
     merged = {**read_config(folder), **config, "format": "textinpaint-model", "version": 1,
               "generator": dataclasses.asdict(generator.cfg)}
