@@ -9,7 +9,8 @@ from textinpaint.cli import main
 
 
 def test_demo_writes_two_fills_that_differ_only_in_the_hole(tmp_path, tiny_model_dir, capsys):
-    assert main(["demo", "--model", str(tiny_model_dir), "--out", str(tmp_path), "--seed", "2"]) == 0
+    args = ["demo", "--model", str(tiny_model_dir), "--out", str(tmp_path), "--seed", "2"]
+    assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert len(report["fills"]) == 2
     assert report["fills"][0]["caption"] != report["fills"][1]["caption"]
