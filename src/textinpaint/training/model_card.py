@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 
 def model_card(info: dict, evaluation: str | None = None) -> str:
     """Markdown card from a run summary (see ``InpaintTrainer.summary``).
@@ -28,10 +31,28 @@ def model_card(info: dict, evaluation: str | None = None) -> str:
         f"| wall time | {info.get('wall_time_s')} s ({hours:.2f} h) |",
         f"| hardware | {info.get('hardware')}, {info.get('processes', 1)} process(es) |",
         f"| generator parameters | {info.get('parameters', 0):,} |",
-        f"| DAMSM encoders | from `{info.get('damsm')}` |",
+        f"| training masks | `{info.get('train', {}).get('masks', 'mix')}` |",
+        f"| DAMSM encoders | from `{info.get('damsm')}` (included here) |",
         "",
         "Only hole pixels are ever changed (white = hole in mask files).",
     ]
+    if info.get("command"):
+        lines += ["", "## How it was trained", "", info["command"].strip()]
     if evaluation:
         lines += ["", "## Evaluation", "", evaluation.strip()]
     return "\n".join(lines) + "\n"
+
+
+def card_with_evaluations(folder: Path, reports: list[tuple[str, Path]]) -> str:
+    """The card of model ``folder`` rebuilt with evaluation reports appended.
+
+    ``reports``: (command that produced it, path of its ``report.md``) pairs; each report's
+    tables go under the command, so anyone can rerun it and compare.
+    """
+    info = json.loads((Path(folder) / "config.json").read_text())
+    blocks = []
+    for command, report in reports:
+        body = Path(report).read_text().split("\n", 1)[1]  # drop the report's own title
+        body = body.split("\n## By hole area", 1)[0]  # the per-bucket tables stay in report.md
+        blocks.append(f"```bash\n{command}\n```\n{body.strip()}\n")
+    return model_card(info, "\n".join(blocks))
