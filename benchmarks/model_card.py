@@ -1,8 +1,8 @@
 """Rebuild a shipped model's card with the evaluations that back its numbers.
 
     python benchmarks/model_card.py models/shapes-64 \
-        "textinpaint evaluate --model models/shapes-64 --dataset shapes --split test --masks object --out eval/shapes-64-object" \
-        eval/shapes-64-object/report.md
+        "textinpaint evaluate --model models/shapes-64 --dataset shapes --masks object \
+         --out eval/shapes-64-object" eval/shapes-64-object/report.md
 
 Arguments after the folder come in pairs: the exact command, then the report.md it wrote.
 """

@@ -227,10 +227,12 @@ def save_model(folder: Path, generator, damsm: Damsm, config: dict[str, Any],
     """Export an inpainting model folder. ``config`` must hold ``resolution`` and ``name``;
     the generator's config is taken from ``generator.cfg``."""
     folder = Path(folder)
+    # The DAMSM run's own record (its steps, time, R-precision) nests under "damsm_run" so it
+    # never collides with the inpainting run's fields of the same name.
+    damsm_run = {k: v for k, v in damsm.config.items()
+                 if k not in ("format", "version", "text_encoder", "image_encoder")}
     save_damsm(folder, damsm.text_encoder, damsm.image_encoder, damsm.vocab,
-               extra={k: v for k, v in damsm.config.items()
-                      if k not in ("format", "version", "text_encoder", "image_encoder")},
-               half=half)
+               extra={"max_len": damsm.max_len, "damsm_run": damsm_run}, half=half)
     save_weights(generator, folder / "generator.safetensors", half=half)
     merged = {**read_config(folder), **config, "format": "textinpaint-model", "version": 1,
               "generator": dataclasses.asdict(generator.cfg)}

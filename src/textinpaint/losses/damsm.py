@@ -128,7 +128,8 @@ def words_loss(img_local: torch.Tensor, words: torch.Tensor, word_mask: torch.Te
 
     Returns:
         loss0: image -> caption cross-entropy; loss1: caption -> image cross-entropy.
-        attn: B×T×h×w attention of each caption's words over its own image's regions.
+        attn: B×T×h×w attention of each caption's words over its own image's regions
+        (rows of padding words carry no meaning; select them with ``word_mask``).
         Captions of length 0 take no part (their pairs are excluded), never giving NaN.
     """
     b, _, t = words.shape
