@@ -68,9 +68,13 @@ def _rss_kib(field: str) -> int:
     return 0
 
 
-def measure(preset: str, resolution: int, device: str, mode: str, repeats: int) -> dict:
+def measure(preset: str, resolution: int, device: str, mode: str, repeats: int,
+            threads: int = 0) -> dict:
     """One measurement (run inside a worker subprocess)."""
     import torch
+
+    if threads:
+        torch.set_num_threads(threads)
 
     from textinpaint.nn.generator import InpaintGenerator
 
@@ -97,33 +101,44 @@ def measure(preset: str, resolution: int, device: str, mode: str, repeats: int) 
                     torch.ones(b, WORDS, dtype=torch.bool, device=device))
         return image, mask, text
 
-    def timed(b: int) -> float:
+    def timed(b: int) -> tuple[float, float, torch.Tensor]:
+        """Median wall and CPU seconds of a forward pass, and its output."""
         image, mask, text = inputs(b)
         ctx = torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16,
                              enabled=mode == "bf16")
-        times = []
+        times, cpu = [], []
         with torch.inference_mode(), ctx:
             for i in range(repeats + 1):  # the first pass is warm-up
                 if device.startswith("cuda"):
                     torch.cuda.synchronize()
-                start = time.perf_counter()
-                net(image, mask, *text)
+                start, start_cpu = time.perf_counter(), time.process_time()
+                out = net(image, mask, *text)["final"]
                 if device.startswith("cuda"):
                     torch.cuda.synchronize()
                 if i:
                     times.append(time.perf_counter() - start)
-        return statistics.median(times)
+                    cpu.append(time.process_time() - start_cpu)
+        return statistics.median(times), statistics.median(cpu), out.float()
 
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    latency = timed(1)
-    throughput = 8 / timed(8)
+    latency, cpu_s, out = timed(1)
+    throughput = 8 / timed(8)[0]
+    # How far a faster mode strays from fp32 on the same input (hole pixels, [-1, 1] scale).
+    deviation = 0.0
+    if mode != "fp32":
+        image, mask, text = inputs(1)
+        with torch.inference_mode():
+            ref = InpaintGenerator(cfg).eval().to(device)
+            ref.load_state_dict(net.state_dict())
+            deviation = (ref(image.contiguous(), mask, *text)["final"] - out).abs().max().item()
     if device.startswith("cuda"):
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mb = (_rss_kib("VmHWM") - rss_before) / 1024
     return {"preset": preset, "resolution": resolution, "device": device, "mode": mode,
-            "params_m": params / 1e6, "latency_s": latency, "throughput": throughput,
+            "params_m": params / 1e6, "latency_s": latency, "cpu_s": cpu_s,
+            "throughput": throughput, "max_dev_vs_fp32": deviation,
             "peak_mb": peak_mb, "threads": torch.get_num_threads(), "changes": changes}
 
 
@@ -140,17 +155,18 @@ def run_worker(job: dict) -> dict:
 
 def table(rows: list[dict]) -> str:
     """Markdown table of the measurements."""
-    out = ["| preset | px | device | mode | params (M) | latency b=1 (s) | img/s b=8 | "
-           "peak mem (MB) |", "|---|---|---|---|---|---|---|---|"]
+    out = ["| preset | px | device | mode | params (M) | latency b=1 (s) | CPU time b=1 (s) | "
+           "img/s b=8 | peak mem (MB) | max dev. vs fp32 |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         preset = r["preset"] + (" *" if r.get("changes") else "")
         if "error" in r:
             out.append(f"| {preset} | {r['resolution']} | {r['device']} | {r['mode']} | "
-                       f"error: {r['error'][:80]} | | | |")
+                       f"error: {r['error'][:80]} | | | | | |")
             continue
         out.append(f"| {preset} | {r['resolution']} | {r['device']} | {r['mode']} | "
-                   f"{r['params_m']:.2f} | {r['latency_s']:.4f} | {r['throughput']:.2f} | "
-                   f"{r['peak_mb']:.0f} |")
+                   f"{r['params_m']:.2f} | {r['latency_s']:.4f} | {r['cpu_s']:.4f} | "
+                   f"{r['throughput']:.2f} | {r['peak_mb']:.0f} | {r['max_dev_vs_fp32']:.4f} |")
     notes = sorted({f"{r['preset']} at {r['resolution']} px: {r['changes']}" for r in rows
                     if r.get("changes")})
     if notes:
@@ -169,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="timed passes per measurement")
     p.add_argument("--modes", default=",".join(MODES), help=f"comma list of {MODES}")
     p.add_argument("--devices", default=None, help="comma list (default: cpu, + cuda if any)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads per measurement (default: torch's choice)")
     p.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -186,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             for device in devices:
                 for mode in args.modes.split(","):
                     job = {"preset": preset.strip(), "resolution": res, "device": device,
-                           "mode": mode.strip(), "repeats": max(1, args.repeats)}
+                           "mode": mode.strip(), "repeats": max(1, args.repeats),
+                           "threads": args.threads}
                     rows.append(run_worker(job))
                     r = rows[-1]
                     done = "error" if "error" in r else f"{r['latency_s']:.3f} s"
