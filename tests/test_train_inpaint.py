@@ -58,6 +58,9 @@ def test_cli_smoke_run_exports_a_loadable_model_folder(tmp_path, damsm_dir):
     assert json.loads((tmp_path / "half" / "config.json").read_text())["steps"] == 2
     again = half(image, mask, tokens, lengths)["final"]
     assert (again - final).abs().max() < 0.05  # fp16 storage, fp32 compute
+    assert main(["export", "--run", str(out), "--out", str(tmp_path / "one"), "--step", "1"]) == 0
+    assert json.loads((tmp_path / "one" / "config.json").read_text())["steps"] == 1
+    assert main(["export", "--run", str(out), "--out", str(tmp_path / "x"), "--step", "9"]) == 2
 
 
 def test_refuses_to_overwrite_a_run_without_resume(tmp_path, damsm_dir):

@@ -12,12 +12,13 @@ def add_parser(sub) -> None:
                                    "while the run is still training.")
     p.add_argument("--run", required=True, help="the --out folder of 'textinpaint train'")
     p.add_argument("--out", required=True, help="model folder to write")
-    p.add_argument("--half", action="store_true", help="store the generator in fp16")
+    p.add_argument("--half", action="store_true", help="store the weights in fp16")
+    p.add_argument("--step", type=int, help="export this kept checkpoint (default: the latest)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..training.export import export_run
 
-    print(f"model folder written to {export_run(args.run, args.out, args.half)}")
+    print(f"model folder written to {export_run(args.run, args.out, args.half, step=args.step)}")
     return 0

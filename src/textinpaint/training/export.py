@@ -9,13 +9,13 @@ from ..config import from_dict
 from ..errors import UserError
 from ..model_folder import load_damsm, save_model
 from ..nn.generator import InpaintGenerator, count_parameters
-from .checkpoint import find_latest, load_checkpoint
+from .checkpoint import find_latest, list_checkpoints, load_checkpoint
 from .inpaint_config import InpaintConfig
 from .model_card import model_card
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, half: bool = False,
-               name: str | None = None) -> Path:
+               name: str | None = None, step: int | None = None) -> Path:
     """Write the EMA generator of ``run_dir``'s latest checkpoint as a model folder.
 
     Args:
@@ -23,9 +23,16 @@ def export_run(run_dir: str | Path, out_dir: str | Path, half: bool = False,
         out_dir: where the model folder goes (may be ``run_dir`` itself).
         half: store the generator in fp16 (half the size; loads back as fp32).
         name: the model's name (default: ``out_dir``'s folder name).
+        step: export this kept checkpoint instead of the latest.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     path = find_latest(run_dir)
+    if step is not None:
+        kept = dict(list_checkpoints(run_dir))
+        if step not in kept:
+            raise UserError(f"'{run_dir}' keeps no checkpoint of step {step}; it keeps steps "
+                            f"{', '.join(map(str, kept)) or 'none'}")
+        path = kept[step]
     meta_path = run_dir / "train_config.json"
     if path is None or not meta_path.is_file():
         raise UserError(f"'{run_dir}' holds no training checkpoint; pass the --out folder of "

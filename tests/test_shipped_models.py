@@ -1,0 +1,63 @@
+"""The model folders shipped in models/: each loads, fills only the hole, and (shapes) obeys
+the caption's colour word."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from textinpaint.data.masks import ObjectMask
+from textinpaint.data.shapes import (
+    caption_for,
+    recolor_caption,
+    render_scene,
+    sample_scene,
+    scene_objects,
+    score_fill,
+    target_bbox,
+)
+from textinpaint.pipeline import InpaintPipeline
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+SHIPPED = sorted(p.name for p in MODELS.iterdir() if (p / "config.json").is_file()) \
+    if MODELS.is_dir() else []
+
+
+def test_the_shipped_models_are_there():
+    assert {"shapes-64", "birds-128"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_loads_and_fills_only_the_hole(name):
+    pipe = InpaintPipeline.from_pretrained(MODELS / name)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (150, 210, 3), dtype=np.uint8)
+    hole = np.zeros((150, 210), dtype=np.uint8)
+    hole[40:90, 60:130] = 255
+    out = np.asarray(pipe(prompt="a bird with a red crown", image=image,
+                          mask_image=hole).images[0])
+    assert out.shape == image.shape
+    assert (out[hole == 0] == image[hole == 0]).all()
+    assert (out[hole > 0] != image[hole > 0]).any()
+    assert (MODELS / name / "README.md").is_file()
+
+
+@pytest.mark.skipif("shapes-64" not in SHIPPED, reason="models/shapes-64 is not shipped")
+def test_shapes_model_follows_the_colour_word():
+    """On scenes whose target the hole hides completely, the fill takes the colour the
+    caption names, for the true caption and for one with the colour word changed."""
+    pipe = InpaintPipeline.from_pretrained(MODELS / "shapes-64")
+    hits = trials = 0
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        scene = sample_scene(rng)
+        caption = caption_for(scene, rng)
+        image = render_scene(scene, 64)
+        target = scene_objects(scene, 64)[0]
+        hole = ObjectMask()(64, 64, rng, {"bbox": target_bbox(scene, 64)})
+        for color in (target["color"], "blue" if target["color"] != "blue" else "red"):
+            text = recolor_caption(caption, target["color"], color)
+            fill = np.asarray(pipe(prompt=text, image=image, mask_image=hole).images[0])
+            hits += score_fill(fill, target)["color"] == color
+            trials += 1
+    assert hits / trials >= 0.75, f"{hits}/{trials} fills took the caption's colour"
