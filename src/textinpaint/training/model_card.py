@@ -53,6 +53,7 @@ def card_with_evaluations(folder: Path, reports: list[tuple[str, Path]]) -> str:
     blocks = []
     for command, report in reports:
         body = Path(report).read_text().split("\n", 1)[1]  # drop the report's own title
-        body = body.split("\n## By hole area", 1)[0]  # the per-bucket tables stay in report.md
+        body = body.split("\n![", 1)[0]  # tables only; the pictures stay beside report.md
+        body = body.replace("\n## ", "\n#### ")  # the report's sections sit under this one
         blocks.append(f"```bash\n{command}\n```\n{body.strip()}\n")
     return model_card(info, "\n".join(blocks))
