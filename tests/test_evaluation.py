@@ -21,16 +21,6 @@ from textinpaint.evaluation.runner import evaluate, unique_names
 OUTPUTS = ("metrics.json", "report.md", "grid.png", "by_hole_area.png")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine two OpenMP threads fighting other
-    processes make small convolutions ~100x slower; the results are the same."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def centre_mask(b=2, size=32, lo=8, hi=24):
     m = torch.zeros(b, 1, size, size)
     m[:, :, lo:hi, lo:hi] = 1

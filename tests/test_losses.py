@@ -20,15 +20,6 @@ from textinpaint.losses.structure import (
 from textinpaint.nn.fusion import resize_image
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: a second thread costs more than it saves, far more on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def half_mask(size=8):
     mask = torch.zeros(2, 1, size, size)
     mask[:, :, : size // 4] = 1  # a quarter of the image is hole

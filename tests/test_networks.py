@@ -18,16 +18,6 @@ from textinpaint.nn.fusion import FusionBlock, resize_image, resize_mask
 from textinpaint.nn.generator import GeneratorConfig, InpaintGenerator, count_parameters
 from textinpaint.nn.unet import InputSizeError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: a second thread costs more than it saves, far more on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 PRESETS = Path(__file__).resolve().parents[1] / "configs" / "inpaint"
 WORD_DIM = 256
 
