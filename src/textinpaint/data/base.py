@@ -121,6 +121,7 @@ class RecordDataset(Dataset):
         self.max_len = max_len
         self.name = name
         self.epoch = 0
+        self._sizes: dict[Path, tuple[int, int]] = {}
         self._pixels = self._load_cache(cache_dir or default_cache_dir()) if cache else None
 
     # -- images --------------------------------------------------------------------------
@@ -164,8 +165,11 @@ class RecordDataset(Dataset):
 
     def _geometry(self, rec: Record) -> tuple[float, float, float, float]:
         """(left, top, scale_x, scale_y) mapping file pixels to output pixels."""
-        with Image.open(rec.path) as img:  # reads the header only
-            width, height = img.size
+        size = self._sizes.get(rec.path)
+        if size is None:  # read each header once: this runs for every sample of every epoch
+            with Image.open(rec.path) as img:
+                size = self._sizes[rec.path] = img.size
+        width, height = size
         left, top, right, bottom = self._crop_box(rec, width, height)
         return left, top, self.resolution / (right - left), self.resolution / (bottom - top)
 
