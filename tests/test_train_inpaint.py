@@ -15,8 +15,9 @@ from textinpaint.cli import main
 from textinpaint.config import load_config
 from textinpaint.model_folder import init_model_folder, load_model
 from textinpaint.presets import preset_path
-from textinpaint.training.inpaint import InpaintTrainer, ShardedEpochSampler, train_inpaint
+from textinpaint.training.inpaint import InpaintTrainer, train_inpaint
 from textinpaint.training.inpaint_config import InpaintConfig
+from textinpaint.training.sampler import EpochBatches
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,12 +114,12 @@ def test_tiny_model_overfits_four_images(tmp_path, damsm_dir):
 
 
 def test_sharded_sampler_deals_disjoint_batches():
-    ranks = [list(ShardedEpochSampler(20, 3, seed=0, epoch=1, rank=r, world=2))
+    ranks = [list(EpochBatches(20, 3, seed=0, epoch=1, rank=r, world=2))
              for r in range(2)]
     assert len(ranks[0]) == len(ranks[1]) == 3
     seen = [i for r in ranks for b in r for i in b]
     assert len(seen) == len(set(seen)) == 18
-    resumed = list(ShardedEpochSampler(20, 3, seed=0, epoch=1, rank=0, world=2, start=1))
+    resumed = list(EpochBatches(20, 3, seed=0, epoch=1, start=1, rank=0, world=2))
     assert resumed == ranks[0][1:]
 
 

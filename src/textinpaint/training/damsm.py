@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..config import save_yaml, to_dict
@@ -45,6 +45,7 @@ from .checkpoint import (
 )
 from .logger import MetricsLogger
 from .runtime import configure_threads
+from .sampler import EpochBatches
 
 log = logging.getLogger(__name__)
 
@@ -128,24 +129,6 @@ def build_encoders(cfg: DamsmTrainConfig, vocab_size: int) -> tuple[TextEncoder,
     image = ImageEncoder(ImageEncoderConfig(embed_dim=m.feature_dim, widths=tuple(m.image_widths),
                                             blocks=m.image_blocks, norm=m.image_norm))
     return text, image
-
-
-class EpochBatches(Sampler):
-    """Batches of one epoch in a random order fixed by (seed, epoch), from batch ``start``.
-
-    Incomplete last batches are dropped (every step sees ``batch_size`` pairs, which the
-    contrastive losses need)."""
-
-    def __init__(self, n: int, batch_size: int, seed: int, epoch: int, start: int = 0):
-        self.n, self.batch_size, self.start = n, batch_size, start
-        self.order = np.random.default_rng([seed, epoch, 0x5EED]).permutation(n)
-
-    def __len__(self) -> int:
-        return self.n // self.batch_size - self.start
-
-    def __iter__(self):
-        for b in range(self.start, self.n // self.batch_size):
-            yield self.order[b * self.batch_size:(b + 1) * self.batch_size].tolist()
 
 
 def lr_at(step: int, steps_per_epoch: int, t: DamsmTrainLoop) -> float:
@@ -293,7 +276,7 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
                 dataset.set_epoch(epoch)
             loader = DataLoader(
                 dataset, batch_sampler=EpochBatches(len(dataset), t.batch_size, t.seed, epoch,
-                                                    batch_in_epoch),
+                                                    batch_in_epoch, tag=0x5EED),
                 collate_fn=collate, num_workers=t.num_workers,
                 # An own generator: building a loader must not consume the global RNG, or a
                 # resumed run would draw different dropout masks than an uninterrupted one.

@@ -26,10 +26,9 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from accelerate import Accelerator
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..config import to_dict
@@ -48,6 +47,7 @@ from .checkpoint import find_latest, load_checkpoint, rng_state, save_checkpoint
 from .inpaint_config import InpaintConfig
 from .logger import MetricsLogger
 from .model_card import model_card
+from .sampler import EpochBatches
 
 log = logging.getLogger(__name__)
 
@@ -62,27 +62,6 @@ def hardware() -> str:
 
 class TrainingDiverged(UserError):
     """A loss became non-finite; the run stopped and the last good checkpoint is intact."""
-
-
-class ShardedEpochSampler(Sampler):
-    """This process's batches of one epoch: a permutation fixed by (seed, epoch), cut into
-    global batches of ``batch_size * world`` and dealt out by rank, from global batch
-    ``start`` on. Incomplete last batches are dropped so every rank steps in lockstep."""
-
-    def __init__(self, n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
-                 world: int = 1, start: int = 0):
-        self.batch_size, self.rank, self.world, self.start = batch_size, rank, world, start
-        self.order = np.random.default_rng([seed, epoch, 0x6A11]).permutation(n)
-        self.batches = n // (batch_size * world)
-
-    def __len__(self) -> int:
-        return max(self.batches - self.start, 0)
-
-    def __iter__(self):
-        step = self.batch_size * self.world
-        for b in range(self.start, self.batches):
-            chunk = self.order[b * step:(b + 1) * step]
-            yield chunk[self.rank * self.batch_size:(self.rank + 1) * self.batch_size].tolist()
 
 
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
@@ -149,9 +128,9 @@ class InpaintTrainer:
 
     def _loader(self, epoch: int, start: int) -> DataLoader:
         self.dataset.set_epoch(epoch)
-        sampler = ShardedEpochSampler(len(self.dataset), self.cfg.train.batch_size,
-                                      self.cfg.train.seed, epoch, self.acc.process_index,
-                                      self.acc.num_processes, start)
+        sampler = EpochBatches(len(self.dataset), self.cfg.train.batch_size,
+                               self.cfg.train.seed, epoch, start, self.acc.process_index,
+                               self.acc.num_processes, tag=0x6A11)
         # A private generator: creating a loader must not draw from the global torch RNG,
         # or a resumed run (which creates one mid-epoch) would drift from an uninterrupted one.
         return DataLoader(self.dataset, batch_sampler=sampler, collate_fn=collate,
