@@ -118,6 +118,9 @@ VARIANTS = {
     "word-attention-at-bottleneck-and-full-size": dict(word_attention_levels=[3, 0]),
     "no-word-demand": dict(use_word_demand=False),
     "image-only": dict(use_text=False),
+    "prefill-telea": dict(prefill="telea"),
+    "prefill-pyramid": dict(prefill="pyramid", use_refine=False, num_levels=3,
+                            word_attention_levels=[2]),
 }  # fmt: skip
 
 
@@ -167,6 +170,32 @@ def test_generator_masks_the_image_itself():
     assert torch.equal(a["final"] * mask, b["final"] * mask)
 
 
+@pytest.mark.parametrize("kind", ["pyramid", "telea"])
+def test_prefill_keeps_known_pixels_and_fills_a_flat_image_flat(kind):
+    from textinpaint.nn.prefill import prefill
+
+    image, mask, *_ = batch(32)
+    filled = prefill(kind, image * (1 - mask), mask)
+    known = (mask == 0).expand_as(image)
+    assert torch.equal(filled[known], image[known])
+    flat = torch.full_like(image, 0.2)
+    filled = prefill(kind, flat * (1 - mask), mask)
+    assert (filled - flat).abs().max() < 0.04  # telea works in uint8 and wobbles by ~3 levels
+    with pytest.raises(ValueError, match="unknown prefill"):
+        prefill("zeros", image, mask)
+
+
+@pytest.mark.parametrize("kind", ["pyramid", "telea"])
+def test_prefilled_generator_never_sees_hole_pixels(kind):
+    gen = InpaintGenerator(small(prefill=kind)).eval()
+    image, mask, words, sentence, word_mask = batch(32)
+    leaked = torch.where(mask.bool(), torch.full_like(image, 0.9), image)
+    with torch.no_grad():
+        a = gen(image, mask, words, sentence, word_mask)
+        b = gen(leaked, mask, words, sentence, word_mask)
+    assert torch.equal(a["final"], b["final"])
+
+
 def test_every_parameter_gets_a_gradient():
     torch.manual_seed(0)
     gen = InpaintGenerator(TINY)
@@ -193,6 +222,7 @@ def test_size_that_does_not_fit_the_levels_is_a_clear_value_error():
         (dict(num_fusion_scales=5), "num_fusion_scales"),
         (dict(word_attention_levels=[4]), "word_attention_levels"),
         (dict(word_attention_levels=[]), "use_word_demand"),
+        (dict(prefill="zeros"), "prefill"),
     ],
 )
 def test_bad_generator_config_names_the_key(changes, key):

@@ -24,7 +24,7 @@ def add_parser(subparsers) -> None:
                    help="mask spec: center, freeform:thick, irregular:FOLDER[:BUCKET], object...")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--baselines", default=None,
-                   help="comma list of telea, ns, mean, or none (default telea,ns,mean)")
+                   help="comma list of telea, ns, mean, pyramid, or none (default telea,ns,mean)")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N images only")
     p.add_argument("--seed", type=int, default=0, help="fixes masks and caption choices")
     p.add_argument("--resolution", type=int, default=None,

@@ -1,4 +1,5 @@
-"""Inpainting baselines that need no model: OpenCV's Telea and Navier-Stokes, and a mean fill.
+"""Inpainting baselines that need no model: OpenCV's Telea and Navier-Stokes, a mean fill
+and a push-pull pyramid fill.
 
 Each baseline is called like a model on a batch in the network convention (images B×3×H×W in
 [-1, 1], masks B×1×H×W with 1 = hole) and returns the composited result
@@ -43,6 +44,16 @@ def _mean_fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return out
 
 
+def _pyramid_fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Push-pull interpolation of the known pixels (the ``full`` generator's first guess)."""
+    from ..nn.prefill import pyramid_fill
+
+    image = torch.from_numpy(pixels).permute(2, 0, 1)[None].float()
+    mask = torch.from_numpy(hole)[None, None].float()
+    filled = pyramid_fill(image, mask)[0].permute(1, 2, 0).round().clamp(0, 255)
+    return filled.to(torch.uint8).numpy()
+
+
 class Baseline:
     """A fill function on uint8 H×W×3 pixels + bool hole, run image by image on a batch."""
 
@@ -74,6 +85,9 @@ BASELINES: dict[str, Baseline] = {
     "ns": Baseline("ns", _opencv_fill(cv2.INPAINT_NS),
                    f"OpenCV cv2.inpaint, Navier-Stokes method, radius {INPAINT_RADIUS}"),
     "mean": Baseline("mean", _mean_fill, "mean colour of the image's known pixels"),
+    "pyramid": Baseline("pyramid", _pyramid_fill,
+                        "push-pull pyramid interpolation of the known pixels "
+                        "(textinpaint.nn.prefill)"),
 }
 
 

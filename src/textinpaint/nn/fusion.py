@@ -63,7 +63,8 @@ class FusionBlock(nn.Module):
 
         Args:
             feature: decoder feature ``B×C×h×w``.
-            masked_image: full-size ``image * (1 - mask)``, ``B×3×H×W``.
+            masked_image: full-size ``image * (1 - mask)``, ``B×3×H×W``, or the generator's
+                classical first guess of the hole (``GeneratorConfig.prefill``).
             mask: full-size hole mask ``B×1×H×W`` (1 = hole).
         """
         size = tuple(feature.shape[-2:])

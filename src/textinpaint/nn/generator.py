@@ -30,6 +30,7 @@ from ..config import ConfigError
 from .attention import NonLocalAttention, WordAttention, WordDemand
 from .conditioning import ConditioningAugmentation
 from .fusion import FusionBlock, resize_mask
+from .prefill import PREFILLS, prefill
 from .unet import (
     CONV_KINDS,
     NORMS,
@@ -46,7 +47,8 @@ REFINE_INPUTS = ("mask", "masked_image")
 
 @dataclass
 class GeneratorConfig:
-    """Every knob of :class:`InpaintGenerator`; the defaults are the ``full`` preset.
+    """Every knob of :class:`InpaintGenerator`; the defaults are the ``full`` preset's, except
+    ``prefill`` (``none``, so model folders written before it existed load as trained).
 
     Coarse stage: ``conv_kind`` (``pix2pix`` | ``dilated`` | ``light``), ``base_channels``,
     ``max_channels``, ``num_levels`` (inputs must be multiples of ``2**num_levels``),
@@ -68,6 +70,10 @@ class GeneratorConfig:
     Last stage: ``use_attention_layer`` with ``attention_level``; ``use_fusion`` with
     ``num_fusion_scales`` (levels ``num_fusion_scales - 1`` … 0) and ``fusion_hidden``;
     ``use_structure`` with ``num_structure_scales`` (levels ``num_structure_scales`` … 1).
+
+    ``prefill`` (``none`` | ``pyramid`` | ``telea``, see :mod:`textinpaint.nn.prefill`): a
+    classical fill of the hole that the coarse encoder reads instead of zeros and that the
+    fusion blocks blend their completions with; ``none`` is MMFL's and DFNet's zero fill.
     """
 
     conv_kind: str = "light"
@@ -98,12 +104,14 @@ class GeneratorConfig:
     fusion_hidden: int = 16
     use_structure: bool = True
     num_structure_scales: int = 3
+    prefill: str = "none"
 
     def __post_init__(self) -> None:
         _check_choice("conv_kind", self.conv_kind, CONV_KINDS)
         _check_choice("refine_conv_kind", self.refine_conv_kind, CONV_KINDS)
         _check_choice("norm", self.norm, NORMS)
         _check_choice("refine_input", self.refine_input, REFINE_INPUTS)
+        _check_choice("prefill", self.prefill, PREFILLS)
         for name in ("num_levels", "refine_num_levels"):
             _check_range(name, getattr(self, name), 1, 10)
         for name in ("base_channels", "refine_base_channels"):
@@ -375,17 +383,19 @@ class InpaintGenerator(nn.Module):
             check_size(height, width, self.cfg.refine_num_levels, "the refine stage")
         mask = mask.to(image.dtype)
         known = image * (1 - mask)
+        # The guess the stages start from: zeros in the hole, or a classical fill.
+        guess = known if self.cfg.prefill == "none" else prefill(self.cfg.prefill, known, mask)
         out = dict.fromkeys(("word_attention", "word_weights", "mu", "logvar"))
         cond = None
         if self.conditioning is not None:
             words, sentence, word_mask = self._text(image, words, sentence, word_mask)
             cond, out["mu"], out["logvar"] = self.conditioning(sentence)
-        feats = self.coarse.encode(torch.cat([known, mask], dim=1), cond)
+        feats = self.coarse.encode(torch.cat([guess, mask], dim=1), cond)
         if self.word_demand is not None:
             words, out["word_weights"] = self.word_demand(
                 feats[self.demand_level], words, word_mask
             )
-        stage = self.coarse.decode(feats, known, mask, cond, words, word_mask)
+        stage = self.coarse.decode(feats, guess, mask, cond, words, word_mask)
         out["coarse_raw"] = stage["fill"]
         out["coarse"] = known + stage["fill"] * mask
         out["word_attention"] = stage["attention"]
@@ -395,7 +405,7 @@ class InpaintGenerator(nn.Module):
             second = mask if self.cfg.refine_input == "mask" else known
             refine_in = torch.cat([out["coarse"], second], dim=1)
             stage = self.refine.decode(
-                self.refine.encode(refine_in), known, mask, words=words, word_mask=word_mask
+                self.refine.encode(refine_in), guess, mask, words=words, word_mask=word_mask
             )
             out["final_raw"] = stage["fill"]
             out["final"] = known + stage["fill"] * mask

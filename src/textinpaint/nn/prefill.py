@@ -1,0 +1,79 @@
+"""A classical first guess for the hole, which the generator then refines.
+
+Filling the hole with zeros makes a freshly initialised generator start from a grey square
+and spend its first thousands of images learning to carry the surrounding colours inward;
+on a CPU budget it is still worse than OpenCV's fills after 7,000 images. A classical fill
+does that part in closed form (``GeneratorConfig.prefill``):
+
+* ``telea``: OpenCV's fast-marching fill (Telea 2004), run on the CPU image by image
+  (about 3 ms per 128 px image). The best closed-form guess here (CUB centre holes, 128 px:
+  hole L1 0.146 against 0.172 for ``pyramid``).
+* ``pyramid``: push-pull in torch, on any device: *push* builds a pyramid of mask-weighted
+  averages (a coarse pixel is the mean of the known pixels under it, weighted by the
+  fraction known), *pull* walks back up filling each level's missing share from the level
+  below, upsampled bilinearly. Smooth but blurry.
+
+Known pixels always come back unchanged. Neither needs gradients: the guess is an input.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+PREFILLS = ("none", "pyramid", "telea")
+TELEA_RADIUS = 3  # pixels; OpenCV's documented example value, as the Telea baseline
+
+
+def pyramid_fill(image: Tensor, mask: Tensor) -> Tensor:
+    """Fill the holes of ``image`` (``B×C×H×W``) where ``mask`` (``B×1×H×W``) is 1.
+
+    Returns ``image * (1 - mask) + fill * mask``: known pixels exact, the hole a smooth
+    interpolation of the known ones. An image with no known pixel at all gets zeros.
+    Not differentiable in any useful sense, and not meant to be: it is a fixed input.
+    """
+    weight = 1 - mask.to(image.dtype)
+    levels = [(image * weight, weight)]  # (weighted sum, weight) per level, finest first
+    while min(levels[-1][1].shape[-2:]) > 1:
+        total, w = levels[-1]
+        # ceil_mode keeps odd borders; both tensors pool alike, so the ratio is a true mean.
+        levels.append((F.avg_pool2d(total, 2, ceil_mode=True),
+                       F.avg_pool2d(w, 2, ceil_mode=True)))
+    total, w = levels[-1]
+    filled = total / w.clamp_min(1e-6)  # w == 0 here gives 0 (nothing known anywhere)
+    for total, w in reversed(levels[:-1]):
+        up = F.interpolate(filled, size=total.shape[-2:], mode="bilinear", align_corners=False)
+        # total = w * mean: keep the known share, take the missing share from below.
+        filled = total + (1 - w) * up
+    return filled
+
+
+@torch.no_grad()
+def telea_fill(image: Tensor, mask: Tensor) -> Tensor:
+    """OpenCV Telea fill of ``image`` (``B×3×H×W`` in [-1, 1]) where ``mask`` is 1.
+
+    Runs on the CPU in uint8 (the image is quantised to 1/255 for the fill only); returns
+    ``image * (1 - mask) + fill * mask`` on ``image``'s device and dtype.
+    """
+    pixels = ((image.detach().float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    pixels = pixels.permute(0, 2, 3, 1).cpu().numpy()
+    holes = (mask[:, 0] > 0.5).to(torch.uint8).mul(255).cpu().numpy()
+    filled = np.stack([cv2.inpaint(np.ascontiguousarray(p), h, TELEA_RADIUS, cv2.INPAINT_TELEA)
+                       for p, h in zip(pixels, holes)])
+    fill = torch.from_numpy(filled).to(image.device).permute(0, 3, 1, 2).to(image.dtype)
+    hole = (mask > 0.5).to(image.dtype)
+    return image * (1 - hole) + (fill / 127.5 - 1) * hole
+
+
+def prefill(kind: str, image: Tensor, mask: Tensor) -> Tensor:
+    """``image`` with its hole filled by ``kind`` (one of :data:`PREFILLS`; ``none``: zeros)."""
+    if kind == "pyramid":
+        return pyramid_fill(image, mask)
+    if kind == "telea":
+        return telea_fill(image, mask)
+    if kind == "none":
+        return image * (1 - mask)
+    raise ValueError(f"unknown prefill {kind!r}; use one of {', '.join(PREFILLS)}")
