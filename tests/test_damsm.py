@@ -92,28 +92,6 @@ def test_image_encoder_has_stride_16(res, grid):
     assert enc.stride == 16
 
 
-def test_coordinate_channels_reach_the_stem_and_survive_a_folder(tmp_path):
-    """CoordConv input: the stem sees x/y grids in [-1, 1], and a DAMSM folder written with
-    them loads back into the same 5-channel encoder."""
-    from textinpaint.data.text import Vocabulary
-    from textinpaint.model_folder import save_damsm
-    from textinpaint.nn.image_encoder import coordinate_grid
-
-    grid = coordinate_grid(torch.zeros(1, 3, 2, 4))
-    assert torch.allclose(grid[0, 0, 0], torch.tensor([-0.75, -0.25, 0.25, 0.75]))
-    assert torch.allclose(grid[0, 1, :, 0], torch.tensor([-0.5, 0.5]))
-    torch.manual_seed(0)
-    image = ImageEncoder(ImageEncoderConfig(widths=(4, 8, 8, 16, 16), coord_channels=True))
-    vocab = Vocabulary.build(["a red circle"])
-    text = TextEncoder(TextEncoderConfig(vocab_size=len(vocab), embed_dim=8, hidden_dim=256))
-    save_damsm(tmp_path, text, image, vocab, {"resolution": 64})
-    loaded = load_damsm(tmp_path).image_encoder
-    assert loaded.stem[0].in_channels == 5
-    x = torch.rand(2, 3, 64, 64) * 2 - 1
-    for a, b in zip(image.eval()(x), loaded(x)):
-        assert torch.allclose(a, b)
-
-
 # -- losses -------------------------------------------------------------------------------
 
 

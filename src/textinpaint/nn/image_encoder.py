@@ -49,10 +49,6 @@ class ImageEncoderConfig:
     blocks: int = 1  # residual blocks per stage (the first one strides)
     norm: str = "group"  # "group" (GroupNorm, 8 channels per group) or "batch"
     local_stage: int = 3  # stage whose output gives the local features (3 -> stride 16)
-    # Append x/y coordinate channels (CoordConv) to the input. The global feature is a mean
-    # over positions, which forgets *where* things are unless the features carry it; captions
-    # that say "on the left" need it (shapes: R-precision 0.78 -> see configs/damsm).
-    coord_channels: bool = False
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -85,15 +81,6 @@ class ResBlock(nn.Module):
         return F.relu(y + self.shortcut(x))
 
 
-def coordinate_grid(images: torch.Tensor) -> torch.Tensor:
-    """B×2×H×W x and y coordinates in [-1, 1] (pixel centres), matching ``images``."""
-    b, _, h, w = images.shape
-    ys = torch.linspace(-1 + 1 / h, 1 - 1 / h, h, device=images.device, dtype=images.dtype)
-    xs = torch.linspace(-1 + 1 / w, 1 - 1 / w, w, device=images.device, dtype=images.dtype)
-    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"))
-    return grid.unsqueeze(0).expand(b, -1, -1, -1)
-
-
 class ImageEncoder(nn.Module):
     """Residual CNN giving local region features and a global feature (see module docstring)."""
 
@@ -104,8 +91,7 @@ class ImageEncoder(nn.Module):
                              "least one stage after it")
         self.cfg = cfg
         w = list(cfg.widths)
-        cin = 5 if cfg.coord_channels else 3
-        self.stem = nn.Sequential(nn.Conv2d(cin, w[0], 3, 2, 1, bias=False),
+        self.stem = nn.Sequential(nn.Conv2d(3, w[0], 3, 2, 1, bias=False),
                                   _norm(cfg.norm, w[0]), nn.ReLU(inplace=True))
         self.stages = nn.ModuleList()
         for cin, cout in zip(w[:-1], w[1:]):
@@ -130,8 +116,6 @@ class ImageEncoder(nn.Module):
             local: B×E×h×w region features (E = ``cfg.embed_dim``).
             global: B×E image features.
         """
-        if self.cfg.coord_channels:
-            images = torch.cat([images, coordinate_grid(images)], dim=1)
         x = self.stem(images)
         local = None
         for i, stage in enumerate(self.stages, start=1):

@@ -68,7 +68,6 @@ class DamsmModelConfig:
     image_widths: tuple[int, ...] = (32, 64, 128, 256, 512)
     image_blocks: int = 1
     image_norm: str = "group"
-    image_coords: bool = False  # CoordConv input channels (see ImageEncoderConfig)
 
 
 @dataclass
@@ -128,8 +127,7 @@ def build_encoders(cfg: DamsmTrainConfig, vocab_size: int) -> tuple[TextEncoder,
                                          hidden_dim=m.feature_dim, dropout=m.text_dropout,
                                          max_len=cfg.data.max_len))
     image = ImageEncoder(ImageEncoderConfig(embed_dim=m.feature_dim, widths=tuple(m.image_widths),
-                                            blocks=m.image_blocks, norm=m.image_norm,
-                                            coord_channels=m.image_coords))
+                                            blocks=m.image_blocks, norm=m.image_norm))
     return text, image
 
 
