@@ -6,7 +6,7 @@ One class covers MMFL, our faster model and the ablations. Levels are scale expo
 
 Data flow (every stage output is composited ``image * (1 - mask) + fill * mask``)::
 
-    masked image + mask ─► coarse encoder ─(sentence code c at `sentence_level`)
+    masked image (hole zero or `prefill`ed) + mask ─► coarse encoder ─(sentence code c)
                               │ word demand (WDM) reweights the words from encoder features
                               ▼
                            coarse decoder ─(word attention at `word_attention_levels`)─► coarse
