@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..nn.prefill import pyramid_fill
 
 # Neighbourhood radius of cv2.inpaint in pixels. 3 is OpenCV's documented example value;
 # at 128 px it is ~2% of the side, the scale of the textures the methods propagate.
@@ -45,9 +46,7 @@ def _mean_fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 
 def _pyramid_fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Push-pull interpolation of the known pixels (the ``full`` generator's first guess)."""
-    from ..nn.prefill import pyramid_fill
-
+    """Push-pull interpolation of the known pixels (one of the generator's prefills)."""
     image = torch.from_numpy(pixels).permute(2, 0, 1)[None].float()
     mask = torch.from_numpy(hole)[None, None].float()
     filled = pyramid_fill(image, mask)[0].permute(1, 2, 0).round().clamp(0, 255)
