@@ -6,16 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from textinpaint.data.masks import ObjectMask
-from textinpaint.data.shapes import (
-    caption_for,
-    recolor_caption,
-    render_scene,
-    sample_scene,
-    scene_objects,
-    score_fill,
-    target_bbox,
-)
+from textinpaint.data.shapes import recolor_caption, score_fill
+from textinpaint.demo import hidden_object_scene
 from textinpaint.pipeline import InpaintPipeline
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -49,12 +41,7 @@ def test_shapes_model_follows_the_colour_word():
     pipe = InpaintPipeline.from_pretrained(MODELS / "shapes-64")
     hits = trials = 0
     for seed in range(8):
-        rng = np.random.default_rng(seed)
-        scene = sample_scene(rng)
-        caption = caption_for(scene, rng)
-        image = render_scene(scene, 64)
-        target = scene_objects(scene, 64)[0]
-        hole = ObjectMask()(64, 64, rng, {"bbox": target_bbox(scene, 64)})
+        image, hole, caption, target = hidden_object_scene(seed, 64)
         for color in (target["color"], "blue" if target["color"] != "blue" else "red"):
             text = recolor_caption(caption, target["color"], color)
             fill = np.asarray(pipe(prompt=text, image=image, mask_image=hole).images[0])

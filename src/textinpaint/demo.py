@@ -30,6 +30,20 @@ from .visualize import caption_grid
 SHIPPED_SHAPES_MODEL = Path(__file__).resolve().parents[2] / "models" / "shapes-64"
 
 
+def hidden_object_scene(seed: int, size: int) -> tuple[np.ndarray, np.ndarray, str, dict]:
+    """A ``shapes`` scene whose described object a hole hides completely.
+
+    Returns ``(image, hole, caption, target)``: H×W×3 uint8 pixels, the float32 H×W hole
+    mask (1 = hole), the scene's caption and its target object (for ``score_fill``).
+    """
+    rng = np.random.default_rng(seed)
+    scene = sample_scene(rng)
+    caption = caption_for(scene, rng)
+    image = render_scene(scene, size)
+    hole = ObjectMask()(size, size, rng, {"bbox": target_bbox(scene, size)})
+    return image, hole, caption, scene_objects(scene, size)[0]
+
+
 def run_demo(model_dir: str | Path, out_dir: str | Path, seed: int = 3,
              other_color: str | None = None, zoom: int = 4) -> dict:
     """Inpaint an embedded scene with its caption and a recoloured one; write PNGs.
@@ -39,13 +53,7 @@ def run_demo(model_dir: str | Path, out_dir: str | Path, seed: int = 3,
     caption, the colour the fill was scored as.
     """
     pipe = InpaintPipeline.from_pretrained(model_dir)
-    size = pipe.resolution
-    rng = np.random.default_rng(seed)
-    scene = sample_scene(rng)
-    caption = caption_for(scene, rng)
-    image = render_scene(scene, size)
-    hole = ObjectMask()(size, size, rng, {"bbox": target_bbox(scene, size)})
-    target = scene_objects(scene, size)[0]
+    image, hole, caption, target = hidden_object_scene(seed, pipe.resolution)
     other = other_color or next(c for c in COLORS if c not in caption.split() and c != "white")
     captions = [caption, recolor_caption(caption, target["color"], other)]
     results = pipe(prompt=captions, image=[image, image], mask_image=[hole, hole]).images

@@ -52,6 +52,13 @@ class Pixels:
         return Image.fromarray(np.dstack([self.rgb, self.alpha]))
 
 
+def network_to_uint8(images: torch.Tensor) -> np.ndarray:
+    """B×3×H×W in [-1, 1] (the networks' convention) -> contiguous B×H×W×3 uint8 on the CPU;
+    exact for images that came from uint8."""
+    x = ((images.detach().float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    return np.ascontiguousarray(x.permute(0, 2, 3, 1).cpu().numpy())
+
+
 def _float_to_uint8(array: np.ndarray) -> np.ndarray:
     if array.min(initial=0) < 0:  # [-1, 1] like the networks' tensors
         array = (array + 1) / 2

@@ -9,6 +9,7 @@ ignored: these are the image-only floor a text-guided model has to beat.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import cv2
@@ -16,24 +17,14 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..nn.prefill import pyramid_fill
+from ..images import network_to_uint8
+from ..nn.prefill import INPAINT_RADIUS, opencv_inpaint, pyramid_fill
 
-# Neighbourhood radius of cv2.inpaint in pixels. 3 is OpenCV's documented example value;
-# at 128 px it is ~2% of the side, the scale of the textures the methods propagate.
-INPAINT_RADIUS = 3
 DEFAULT_BASELINES = ("telea", "ns", "mean")
 
 
-def _to_uint8(images: torch.Tensor) -> np.ndarray:
-    """B×3×H×W in [-1, 1] -> B×H×W×3 uint8 (exact for images that came from uint8)."""
-    x = ((images.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-    return np.ascontiguousarray(x.permute(0, 2, 3, 1).cpu().numpy())
-
-
 def _opencv_fill(flag: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    def fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        return cv2.inpaint(pixels, hole.astype(np.uint8) * 255, INPAINT_RADIUS, flag)
-    return fill
+    return functools.partial(opencv_inpaint, flag=flag)
 
 
 def _mean_fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -66,7 +57,7 @@ class Baseline:
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Composited fill of a batch: B×3×H×W in [-1, 1] and B×1×H×W masks -> B×3×H×W."""
-        pixels = _to_uint8(image)
+        pixels = network_to_uint8(image)
         holes = (mask[:, 0] > 0.5).cpu().numpy()
         filled = np.stack([self.fill(p, h) for p, h in zip(pixels, holes)])
         fill = torch.from_numpy(filled).permute(0, 3, 1, 2).to(image.device, image.dtype)

@@ -210,8 +210,9 @@ def comparison_grid(grid: dict, columns: list[tuple[str, str]], captions: list[s
                     ) -> Image.Image:
     """Rows = samples: masked input, the ``columns`` outputs ((name, condition)), truth."""
     rows = []
-    for k in range(len(grid["input"])):
-        cells = [overlay_mask(grid["input"][k], grid["mask"][k], alpha=1.0)]
+    for k in range(len(grid["truth"])):
+        # The input is the ground truth with its hole painted over.
+        cells = [overlay_mask(grid["truth"][k], grid["mask"][k], alpha=1.0)]
         cells += [grid["outputs"][col][k] for col in columns]
         cells.append(grid["truth"][k])
         rows.append([_enlarge(c) for c in cells])
@@ -250,7 +251,7 @@ def write_report(result: dict, state: dict, out_dir: Path, runners: dict) -> Non
     write_json(out_dir / "metrics.json", result)
     (out_dir / "report.md").write_text(markdown(result, state["seconds"]))
     grid = state["grid"]
-    if grid["input"]:
+    if grid["truth"]:
         columns = [(name, "true") for name in runners]
         comparison_grid(grid, columns, grid["captions"]).save(out_dir / "grid.png")
         models = [name for name, r in runners.items() if not isinstance(r, Baseline)]

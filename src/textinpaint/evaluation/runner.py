@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ..data import collate
 from ..errors import UserError
+from ..images import network_to_uint8
 from . import caption_accuracy, metrics
 from .baselines import Baseline
 from .evalset import EvalSet, build_eval_set
@@ -55,12 +56,6 @@ def method_name(method) -> str:
         return method.name
     folder = getattr(method, "folder", None)
     return Path(folder).name if folder is not None else str(getattr(method, "name", "model"))
-
-
-def _uint8(x: torch.Tensor) -> np.ndarray:
-    """B×3×H×W in [-1, 1] -> B×H×W×3 uint8."""
-    x = ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _bucket_labels(batch: dict, mask: torch.Tensor) -> list[tuple[str | None, str]]:
@@ -196,7 +191,7 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, grid_rows:
     buckets: list[tuple[str | None, str]] = []
     seconds: dict[str, float] = defaultdict(float)
     features: dict = defaultdict(list)  # FID: "real" or (name, condition) -> N×2048
-    grid = {"input": [], "truth": [], "mask": [], "captions": [], "mismatched": [],
+    grid = {"truth": [], "mask": [], "captions": [], "mismatched": [],
             "outputs": defaultdict(list)}
     # Grid samples spread evenly over the set (its start is often a single class).
     shown = set(np.linspace(0, evalset.n - 1, min(grid_rows, evalset.n)).round().astype(int)
@@ -213,13 +208,13 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, grid_rows:
         hole = (mask[:, 0] > 0.5).numpy()
         show = [k for k, i in enumerate(index) if i in shown]
         if show:
-            grid["input"].extend(_uint8(image[show]))
-            grid["truth"].extend(_uint8(image[show]))
+            grid["truth"].extend(network_to_uint8(image[show]))
             grid["mask"].extend(hole[show])
             grid["captions"].extend(captions["true"][k] for k in show)
             grid["mismatched"].extend(captions["mismatched"][k] for k in show)
         if inception is not None:
-            features["real"].append(inception(torch.from_numpy(_uint8(image)).permute(0, 3, 1, 2)))
+            real = torch.from_numpy(network_to_uint8(image)).permute(0, 3, 1, 2)
+            features["real"].append(inception(real))
         for name, runner in runners.items():
             conditions = ("true",) if isinstance(runner, Baseline) else CONDITIONS
             for cond in conditions:
@@ -231,7 +226,7 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, grid_rows:
                 seconds[name] += time.perf_counter() - start
                 col = scores[(name, cond)]
                 col.add(metrics.image_metrics(metrics.to_unit(out), target, mask))
-                pixels = _uint8(out)
+                pixels = network_to_uint8(out)
                 if show:
                     grid["outputs"][(name, cond)].extend(pixels[show])
                 if not isinstance(runner, Baseline):

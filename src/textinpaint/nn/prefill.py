@@ -24,8 +24,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..images import network_to_uint8
+
 PREFILLS = ("none", "pyramid", "telea")
-TELEA_RADIUS = 3  # pixels; OpenCV's documented example value, as the Telea baseline
+# Neighbourhood radius of cv2.inpaint in pixels. 3 is OpenCV's documented example value;
+# at 128 px it is ~2% of the side, the scale of the textures the methods propagate.
+INPAINT_RADIUS = 3
+
+
+def opencv_inpaint(pixels: np.ndarray, hole: np.ndarray,
+                   flag: int = cv2.INPAINT_TELEA) -> np.ndarray:
+    """``cv2.inpaint`` of uint8 H×W×3 ``pixels`` where the bool ``hole`` is true (Telea by
+    default, ``cv2.INPAINT_NS`` for Navier-Stokes), radius :data:`INPAINT_RADIUS`."""
+    return cv2.inpaint(np.ascontiguousarray(pixels), hole.astype(np.uint8) * 255,
+                       INPAINT_RADIUS, flag)
 
 
 def pyramid_fill(image: Tensor, mask: Tensor) -> Tensor:
@@ -58,11 +70,8 @@ def telea_fill(image: Tensor, mask: Tensor) -> Tensor:
     Runs on the CPU in uint8 (the image is quantised to 1/255 for the fill only); returns
     ``image * (1 - mask) + fill * mask`` on ``image``'s device and dtype.
     """
-    pixels = ((image.detach().float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-    pixels = pixels.permute(0, 2, 3, 1).cpu().numpy()
-    holes = (mask[:, 0] > 0.5).to(torch.uint8).mul(255).cpu().numpy()
-    filled = np.stack([cv2.inpaint(np.ascontiguousarray(p), h, TELEA_RADIUS, cv2.INPAINT_TELEA)
-                       for p, h in zip(pixels, holes)])
+    holes = (mask[:, 0] > 0.5).cpu().numpy()
+    filled = np.stack([opencv_inpaint(p, h) for p, h in zip(network_to_uint8(image), holes)])
     fill = torch.from_numpy(filled).to(image.device).permute(0, 3, 1, 2).to(image.dtype)
     hole = (mask > 0.5).to(image.dtype)
     return image * (1 - hole) + (fill / 127.5 - 1) * hole
