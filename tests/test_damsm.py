@@ -84,6 +84,33 @@ def test_text_encoder_empty_and_full_captions_are_finite():
     assert words_loss(local, w, m)[0].item() == 0.0
 
 
+def test_pooled_sentence_and_global_features():
+    """The pooled variants add the mean word / region feature, ignore padding, keep the
+    learned empty-caption feature and refuse unknown names."""
+    torch.manual_seed(0)
+    cfg = dict(vocab_size=30, embed_dim=12, hidden_dim=16, dropout=0.0, max_len=7)
+    final = TextEncoder(TextEncoderConfig(**cfg)).eval()
+    pooled = TextEncoder(TextEncoderConfig(**cfg, sentence_pool="final+mean")).eval()
+    pooled.load_state_dict(final.state_dict())
+    tokens, lengths = torch.randint(2, 30, (3, 7)), torch.tensor([3, 7, 0])
+    words, s_final, mask = final.encode(tokens, lengths)
+    _, s_pooled, _ = pooled.encode(tokens, lengths)
+    mean_words = words.sum(2) / lengths.clamp(min=1)[:, None]
+    assert torch.allclose(s_pooled[:2], s_final[:2] + mean_words[:2], atol=1e-6)
+    assert torch.equal(s_pooled[2], pooled.empty_sentence.detach())
+    img_cfg = dict(embed_dim=16, widths=(4, 8, 8, 16, 16))
+    last = ImageEncoder(ImageEncoderConfig(**img_cfg)).eval()
+    both = ImageEncoder(ImageEncoderConfig(**img_cfg, global_pool="last+local")).eval()
+    both.load_state_dict(last.state_dict())
+    images = torch.rand(2, 3, 64, 64) * 2 - 1
+    local, glob = last(images)
+    assert torch.allclose(both(images)[1], glob + local.mean(dim=(2, 3)), atol=1e-6)
+    with pytest.raises(ValueError, match="sentence_pool"):
+        TextEncoder(TextEncoderConfig(**cfg, sentence_pool="max"))
+    with pytest.raises(ValueError, match="global_pool"):
+        ImageEncoder(ImageEncoderConfig(**img_cfg, global_pool="max"))
+
+
 @pytest.mark.parametrize("res,grid", [(32, 2), (64, 4), (128, 8)])
 def test_image_encoder_has_stride_16(res, grid):
     enc = ImageEncoder(ImageEncoderConfig(widths=(4, 8, 8, 16, 16))).eval()

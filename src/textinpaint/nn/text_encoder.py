@@ -30,6 +30,9 @@ class TextEncoderConfig:
     hidden_dim: int = 256  # word/sentence feature size, both LSTM directions together
     dropout: float = 0.5  # on the word embeddings during training (AttnGAN: 0.5)
     max_len: int = DEFAULT_MAX_LEN  # captions are cut to this many words by the vocabulary
+    # "final": the two last LSTM states (AttnGAN); "final+mean": plus the mean word feature,
+    # which hands the sentence the per-word features the word loss trains directly
+    sentence_pool: str = "final"
 
 
 class TextEncoder(nn.Module):
@@ -39,6 +42,9 @@ class TextEncoder(nn.Module):
         super().__init__()
         if cfg.hidden_dim % 2:
             raise ValueError("TextEncoderConfig.hidden_dim must be even (two LSTM directions)")
+        if cfg.sentence_pool not in ("final", "final+mean"):
+            raise ValueError("TextEncoderConfig.sentence_pool must be 'final' or 'final+mean', "
+                             f"got {cfg.sentence_pool!r}")
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=PAD_ID)
         self.drop = nn.Dropout(cfg.dropout)
@@ -86,7 +92,11 @@ class TextEncoder(nn.Module):
             out, _ = pad_packed_sequence(out, batch_first=True, total_length=t)
             words = words.index_copy(0, rows, out.to(dtype))
             # h: (directions, rows, D/2) -> rows × D, forward state first as in AttnGAN.
-            sentence = sentence.index_copy(0, rows, torch.cat([h[0], h[1]], dim=1).to(dtype))
+            final = torch.cat([h[0], h[1]], dim=1)
+            if self.cfg.sentence_pool == "final+mean":
+                # Padding rows of `out` are zeros, so the sum runs over real words only.
+                final = final + out.sum(1) / lengths[rows, None].to(out.dtype)
+            sentence = sentence.index_copy(0, rows, final.to(dtype))
         return words.transpose(1, 2), sentence, word_mask
 
     def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor

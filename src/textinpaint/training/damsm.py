@@ -68,6 +68,8 @@ class DamsmModelConfig:
     image_widths: tuple[int, ...] = (32, 64, 128, 256, 512)
     image_blocks: int = 1
     image_norm: str = "group"
+    sentence_pool: str = "final"  # see TextEncoderConfig
+    global_pool: str = "last"  # see ImageEncoderConfig
 
 
 @dataclass
@@ -125,9 +127,11 @@ def build_encoders(cfg: DamsmTrainConfig, vocab_size: int) -> tuple[TextEncoder,
     m = cfg.model
     text = TextEncoder(TextEncoderConfig(vocab_size=vocab_size, embed_dim=m.word_embed_dim,
                                          hidden_dim=m.feature_dim, dropout=m.text_dropout,
-                                         max_len=cfg.data.max_len))
+                                         max_len=cfg.data.max_len,
+                                         sentence_pool=m.sentence_pool))
     image = ImageEncoder(ImageEncoderConfig(embed_dim=m.feature_dim, widths=tuple(m.image_widths),
-                                            blocks=m.image_blocks, norm=m.image_norm))
+                                            blocks=m.image_blocks, norm=m.image_norm,
+                                            global_pool=m.global_pool))
     return text, image
 
 
