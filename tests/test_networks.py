@@ -170,7 +170,7 @@ def test_generator_masks_the_image_itself():
     assert torch.equal(a["final"] * mask, b["final"] * mask)
 
 
-@pytest.mark.parametrize("kind", ["pyramid", "telea"])
+@pytest.mark.parametrize("kind", ["pyramid", "telea", "ns"])
 def test_prefill_keeps_known_pixels_and_fills_a_flat_image_flat(kind):
     from textinpaint.nn.prefill import prefill
 
@@ -185,7 +185,7 @@ def test_prefill_keeps_known_pixels_and_fills_a_flat_image_flat(kind):
         prefill("zeros", image, mask)
 
 
-@pytest.mark.parametrize("kind", ["pyramid", "telea"])
+@pytest.mark.parametrize("kind", ["pyramid", "telea", "ns"])
 def test_prefilled_generator_never_sees_hole_pixels(kind):
     gen = InpaintGenerator(small(prefill=kind)).eval()
     image, mask, words, sentence, word_mask = batch(32)

@@ -71,9 +71,10 @@ class GeneratorConfig:
     ``num_fusion_scales`` (levels ``num_fusion_scales - 1`` … 0) and ``fusion_hidden``;
     ``use_structure`` with ``num_structure_scales`` (levels ``num_structure_scales`` … 1).
 
-    ``prefill`` (``none`` | ``pyramid`` | ``telea``, see :mod:`textinpaint.nn.prefill`): a
-    classical fill of the hole that the coarse encoder reads instead of zeros and that the
-    fusion blocks blend their completions with; ``none`` is MMFL's and DFNet's zero fill.
+    ``prefill`` (``none`` | ``pyramid`` | ``telea`` | ``ns``, see
+    :mod:`textinpaint.nn.prefill`): a classical fill of the hole that the coarse encoder reads
+    instead of zeros and that the fusion blocks blend their completions with; ``none`` is
+    MMFL's and DFNet's zero fill.
     """
 
     conv_kind: str = "light"

@@ -8,6 +8,9 @@ does that part in closed form (``GeneratorConfig.prefill``):
 * ``telea``: OpenCV's fast-marching fill (Telea 2004), run on the CPU image by image
   (about 3 ms per 128 px image). The best closed-form guess here (CUB centre holes, 128 px:
   hole L1 0.146 against 0.172 for ``pyramid``).
+* ``ns``: OpenCV's Navier-Stokes fill (Bertalmio et al. 2001), same interface and cost;
+  slightly better than Telea as a fill of its own on CUB (centre 0.1453 vs 0.1459, NVIDIA
+  irregular 0.0700 vs 0.0715 hole L1).
 * ``pyramid``: push-pull in torch, on any device: *push* builds a pyramid of mask-weighted
   averages (a coarse pixel is the mean of the known pixels under it, weighted by the
   fraction known), *pull* walks back up filling each level's missing share from the level
@@ -26,7 +29,7 @@ from torch import Tensor
 
 from ..images import network_to_uint8
 
-PREFILLS = ("none", "pyramid", "telea")
+PREFILLS = ("none", "pyramid", "telea", "ns")
 # Neighbourhood radius of cv2.inpaint in pixels. 3 is OpenCV's documented example value;
 # at 128 px it is ~2% of the side, the scale of the textures the methods propagate.
 INPAINT_RADIUS = 3
@@ -64,14 +67,16 @@ def pyramid_fill(image: Tensor, mask: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def telea_fill(image: Tensor, mask: Tensor) -> Tensor:
-    """OpenCV Telea fill of ``image`` (``B×3×H×W`` in [-1, 1]) where ``mask`` is 1.
+def opencv_fill(image: Tensor, mask: Tensor, flag: int = cv2.INPAINT_TELEA) -> Tensor:
+    """OpenCV fill (Telea, or ``cv2.INPAINT_NS``) of ``image`` (``B×3×H×W`` in [-1, 1])
+    where ``mask`` is 1.
 
     Runs on the CPU in uint8 (the image is quantised to 1/255 for the fill only); returns
     ``image * (1 - mask) + fill * mask`` on ``image``'s device and dtype.
     """
     holes = (mask[:, 0] > 0.5).cpu().numpy()
-    filled = np.stack([opencv_inpaint(p, h) for p, h in zip(network_to_uint8(image), holes)])
+    filled = np.stack([opencv_inpaint(p, h, flag)
+                       for p, h in zip(network_to_uint8(image), holes)])
     fill = torch.from_numpy(filled).to(image.device).permute(0, 3, 1, 2).to(image.dtype)
     hole = (mask > 0.5).to(image.dtype)
     return image * (1 - hole) + (fill / 127.5 - 1) * hole
@@ -82,7 +87,9 @@ def prefill(kind: str, image: Tensor, mask: Tensor) -> Tensor:
     if kind == "pyramid":
         return pyramid_fill(image, mask)
     if kind == "telea":
-        return telea_fill(image, mask)
+        return opencv_fill(image, mask, cv2.INPAINT_TELEA)
+    if kind == "ns":
+        return opencv_fill(image, mask, cv2.INPAINT_NS)
     if kind == "none":
         return image * (1 - mask)
     raise ValueError(f"unknown prefill {kind!r}; use one of {', '.join(PREFILLS)}")
