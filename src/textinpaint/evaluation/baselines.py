@@ -17,14 +17,9 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..images import network_to_uint8
-from ..nn.prefill import INPAINT_RADIUS, opencv_inpaint, pyramid_fill
+from ..nn.prefill import INPAINT_RADIUS, fill_each_image, opencv_inpaint, pyramid_fill
 
 DEFAULT_BASELINES = ("telea", "ns", "mean")
-
-
-def _opencv_fill(flag: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    return functools.partial(opencv_inpaint, flag=flag)
 
 
 def _mean_fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -57,22 +52,16 @@ class Baseline:
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Composited fill of a batch: B×3×H×W in [-1, 1] and B×1×H×W masks -> B×3×H×W."""
-        pixels = network_to_uint8(image)
-        holes = (mask[:, 0] > 0.5).cpu().numpy()
-        filled = np.stack([self.fill(p, h) for p, h in zip(pixels, holes)])
-        fill = torch.from_numpy(filled).permute(0, 3, 1, 2).to(image.device, image.dtype)
-        fill = fill / 127.5 - 1
-        hole = (mask > 0.5).to(image.dtype)
-        return image * (1 - hole) + fill * hole
+        return fill_each_image(image, mask, self.fill)
 
     def __repr__(self) -> str:
         return f"Baseline({self.name!r})"
 
 
 BASELINES: dict[str, Baseline] = {
-    "telea": Baseline("telea", _opencv_fill(cv2.INPAINT_TELEA),
+    "telea": Baseline("telea", functools.partial(opencv_inpaint, flag=cv2.INPAINT_TELEA),
                       f"OpenCV cv2.inpaint, Telea's fast marching method, radius {INPAINT_RADIUS}"),
-    "ns": Baseline("ns", _opencv_fill(cv2.INPAINT_NS),
+    "ns": Baseline("ns", functools.partial(opencv_inpaint, flag=cv2.INPAINT_NS),
                    f"OpenCV cv2.inpaint, Navier-Stokes method, radius {INPAINT_RADIUS}"),
     "mean": Baseline("mean", _mean_fill, "mean colour of the image's known pixels"),
     "pyramid": Baseline("pyramid", _pyramid_fill,

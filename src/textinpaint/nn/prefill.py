@@ -22,6 +22,9 @@ Known pixels always come back unchanged. Neither needs gradients: the guess is a
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import torch
@@ -31,6 +34,7 @@ from torch import Tensor
 from ..images import network_to_uint8
 
 PREFILLS = ("none", "pyramid", "telea", "ns")
+_OPENCV_FLAGS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 # Neighbourhood radius of cv2.inpaint in pixels. 3 is OpenCV's documented example value;
 # at 128 px it is ~2% of the side, the scale of the textures the methods propagate.
 INPAINT_RADIUS = 3
@@ -68,29 +72,28 @@ def pyramid_fill(image: Tensor, mask: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def opencv_fill(image: Tensor, mask: Tensor, flag: int = cv2.INPAINT_TELEA) -> Tensor:
-    """OpenCV fill (Telea, or ``cv2.INPAINT_NS``) of ``image`` (``B×3×H×W`` in [-1, 1])
-    where ``mask`` is 1.
+def fill_each_image(image: Tensor, mask: Tensor,
+                    fill: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Tensor:
+    """Apply ``fill`` (uint8 H×W×3 pixels, bool H×W hole -> uint8 H×W×3) to every image of
+    ``image`` (``B×3×H×W`` in [-1, 1]) where ``mask`` (``B×1×H×W``) is 1.
 
     Runs on the CPU in uint8 (the image is quantised to 1/255 for the fill only); returns
     ``image * (1 - mask) + fill * mask`` on ``image``'s device and dtype.
     """
     holes = (mask[:, 0] > 0.5).cpu().numpy()
-    filled = np.stack([opencv_inpaint(p, h, flag)
-                       for p, h in zip(network_to_uint8(image), holes)])
-    fill = torch.from_numpy(filled).to(image.device).permute(0, 3, 1, 2).to(image.dtype)
+    filled = np.stack([fill(p, h) for p, h in zip(network_to_uint8(image), holes)])
+    out = torch.from_numpy(filled).to(image.device).permute(0, 3, 1, 2).to(image.dtype)
     hole = (mask > 0.5).to(image.dtype)
-    return image * (1 - hole) + (fill / 127.5 - 1) * hole
+    return image * (1 - hole) + (out / 127.5 - 1) * hole
 
 
 def prefill(kind: str, image: Tensor, mask: Tensor) -> Tensor:
     """``image`` with its hole filled by ``kind`` (one of :data:`PREFILLS`; ``none``: zeros)."""
     if kind == "pyramid":
         return pyramid_fill(image, mask)
-    if kind == "telea":
-        return opencv_fill(image, mask, cv2.INPAINT_TELEA)
-    if kind == "ns":
-        return opencv_fill(image, mask, cv2.INPAINT_NS)
+    if kind in _OPENCV_FLAGS:
+        return fill_each_image(image, mask,
+                               functools.partial(opencv_inpaint, flag=_OPENCV_FLAGS[kind]))
     if kind == "none":
         return image * (1 - mask)
     raise ValueError(f"unknown prefill {kind!r}; use one of {', '.join(PREFILLS)}")
