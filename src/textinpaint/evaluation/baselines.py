@@ -9,15 +9,13 @@ ignored: these are the image-only floor a text-guided model has to beat.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 import torch
 
 from ..errors import UserError
-from ..nn.prefill import INPAINT_RADIUS, fill_each_image, opencv_inpaint, pyramid_fill
+from ..nn.prefill import INPAINT_RADIUS, OPENCV_FILLS, fill_each_image, pyramid_fill
 
 DEFAULT_BASELINES = ("telea", "ns", "mean")
 
@@ -59,9 +57,9 @@ class Baseline:
 
 
 BASELINES: dict[str, Baseline] = {
-    "telea": Baseline("telea", functools.partial(opencv_inpaint, flag=cv2.INPAINT_TELEA),
+    "telea": Baseline("telea", OPENCV_FILLS["telea"],
                       f"OpenCV cv2.inpaint, Telea's fast marching method, radius {INPAINT_RADIUS}"),
-    "ns": Baseline("ns", functools.partial(opencv_inpaint, flag=cv2.INPAINT_NS),
+    "ns": Baseline("ns", OPENCV_FILLS["ns"],
                    f"OpenCV cv2.inpaint, Navier-Stokes method, radius {INPAINT_RADIUS}"),
     "mean": Baseline("mean", _mean_fill, "mean colour of the image's known pixels"),
     "pyramid": Baseline("pyramid", _pyramid_fill,

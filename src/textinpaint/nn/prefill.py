@@ -34,7 +34,6 @@ from torch import Tensor
 from ..images import network_to_uint8
 
 PREFILLS = ("none", "pyramid", "telea", "ns")
-_OPENCV_FLAGS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 # Neighbourhood radius of cv2.inpaint in pixels. 3 is OpenCV's documented example value;
 # at 128 px it is ~2% of the side, the scale of the textures the methods propagate.
 INPAINT_RADIUS = 3
@@ -46,6 +45,13 @@ def opencv_inpaint(pixels: np.ndarray, hole: np.ndarray,
     default, ``cv2.INPAINT_NS`` for Navier-Stokes), radius :data:`INPAINT_RADIUS`."""
     return cv2.inpaint(np.ascontiguousarray(pixels), hole.astype(np.uint8) * 255,
                        INPAINT_RADIUS, flag)
+
+
+# The per-image OpenCV fills by name, shared by the prefills and the evaluation baselines.
+OPENCV_FILLS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "telea": functools.partial(opencv_inpaint, flag=cv2.INPAINT_TELEA),
+    "ns": functools.partial(opencv_inpaint, flag=cv2.INPAINT_NS),
+}
 
 
 def pyramid_fill(image: Tensor, mask: Tensor) -> Tensor:
@@ -91,9 +97,8 @@ def prefill(kind: str, image: Tensor, mask: Tensor) -> Tensor:
     """``image`` with its hole filled by ``kind`` (one of :data:`PREFILLS`; ``none``: zeros)."""
     if kind == "pyramid":
         return pyramid_fill(image, mask)
-    if kind in _OPENCV_FLAGS:
-        return fill_each_image(image, mask,
-                               functools.partial(opencv_inpaint, flag=_OPENCV_FLAGS[kind]))
+    if kind in OPENCV_FILLS:
+        return fill_each_image(image, mask, OPENCV_FILLS[kind])
     if kind == "none":
         return image * (1 - mask)
     raise ValueError(f"unknown prefill {kind!r}; use one of {', '.join(PREFILLS)}")
