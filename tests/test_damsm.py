@@ -13,6 +13,8 @@ from safetensors.torch import load_file
 
 from textinpaint.cli import main
 from textinpaint.config import load_config
+from textinpaint.data import build_dataset, collate, train_captions
+from textinpaint.data.text import Vocabulary
 from textinpaint.errors import UserError
 from textinpaint.evaluation.rprecision import r_precision, retrieval_accuracy
 from textinpaint.losses.damsm import sentence_loss, words_loss
@@ -32,6 +34,8 @@ from textinpaint.training.damsm import (
     PRESET_DIR,
     DamsmTrainConfig,
     TrainingDiverged,
+    build_encoders,
+    damsm_losses,
     train_damsm,
 )
 
@@ -221,6 +225,56 @@ def test_r_precision_never_draws_an_identical_caption():
         r_precision(feats[:2], feats[:2], ["a", "a"])
 
 
+def test_r_precision_skips_distractors_true_of_the_image():
+    # Caption 1 describes image 0 as well as its own (and matches it better): with that
+    # known, it is no distractor and image 0 ranks its true caption first.
+    feats = torch.eye(50)
+    sent = feats.clone()
+    sent[1] = feats[0] * 2 + feats[1]
+    sent[0] = feats[0] + 0.6 * feats[2]
+    true_of = np.eye(50, dtype=bool)
+    true_of[0, 1] = True
+    assert r_precision(feats, sent, n_candidates=50, n_draws=2)["mean"] == 0.98
+    assert r_precision(feats, sent, n_candidates=50, n_draws=2,
+                       true_of_image=true_of)["mean"] == 1.0
+
+
+def test_global_grid_keeps_the_layout():
+    """``global_grid`` 2 averages the last stage to 2×2 cells: the global feature then tells
+    apart two images whose regions are the same but swapped, which a plain mean cannot."""
+    torch.manual_seed(0)
+    enc = ImageEncoder(ImageEncoderConfig(embed_dim=16, widths=(4, 8, 8, 16, 16),
+                                          global_grid=2)).eval()
+    for res in (32, 64, 96):
+        local, glob = enc(torch.zeros(1, 3, res, res))
+        assert glob.shape == (1, 16) and local.shape[-1] == res // 16
+    last = torch.randn(1, 16, 2, 2)
+    swapped = last.flip(-1)
+    pooled = [torch.nn.functional.adaptive_avg_pool2d(x, 2).flatten(1) for x in (last, swapped)]
+    assert not torch.allclose(enc.global_proj(pooled[0]), enc.global_proj(pooled[1]))
+    assert torch.allclose(last.mean((2, 3)), swapped.mean((2, 3)))
+    with pytest.raises(ValueError, match="global_grid"):
+        ImageEncoder(ImageEncoderConfig(widths=(4, 8, 8, 16, 16), global_grid=0))
+
+
+def test_true_captions_are_no_negatives_in_training():
+    """On ``shapes`` a caption true of another image of the batch is dropped from that
+    image's negatives: each cross-entropy then has fewer terms, so the loss can only fall."""
+    vocab = Vocabulary.build(train_captions("shapes"))
+    data = build_dataset("shapes", "test", resolution=32, masks=None, vocab=vocab, train=False,
+                         seed=0, length=48)
+    batch = collate([data[i] for i in range(48)])
+    cfg = load_config(DamsmTrainConfig, None, ["model.feature_dim=16", "model.word_embed_dim=8",
+                                               "model.image_widths=[4,8,8,16,16]"])
+    torch.manual_seed(0)
+    text, image = build_encoders(cfg, len(vocab))
+    text.eval()
+    on = damsm_losses(text, image, batch, cfg.train)
+    cfg.train.mask_true_captions = False
+    off = damsm_losses(text, image, batch, cfg.train)
+    assert on["loss"] < off["loss"]
+
+
 # -- checkpoints --------------------------------------------------------------------------
 
 
@@ -351,6 +405,8 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["resolution"] == 32 and out["n_images"] == 20
     assert set(out["r_precision"]) >= {"mean", "std"}
+    # shapes knows each scene: also the figure without distractors true of the image
+    assert out["r_precision_true_removed"]["mean"] >= out["r_precision"]["mean"]
     assert set(out["retrieval"]["all"]) == {"image_to_text", "text_to_image"}
     # Mistakes a user can make end in one line and exit status 2.
     assert main(["train-damsm", "--dataset", "shapes", "--out", str(tmp_path / "x"),

@@ -18,6 +18,8 @@ from textinpaint.data.shapes import (
     SIZES,
     ShapesDataset,
     all_caption_words,
+    caption_claims,
+    caption_fits,
     caption_for,
     classify_color,
     describe,
@@ -28,6 +30,7 @@ from textinpaint.data.shapes import (
     scene_objects,
     score_fill,
     target_bbox,
+    true_captions,
 )
 from textinpaint.data.text import UNK_ID, Vocabulary, tokenize
 from textinpaint.errors import UserError
@@ -223,3 +226,45 @@ def test_recolor_caption():
         "a blue star at the top"
     assert recolor_caption("a red circle, a blue square", "red", "orange") == \
         "an orange circle, a blue square"
+
+
+def _obj(color, shape, position, size="medium"):
+    return {"color": color, "shape": shape, "size": size, "position": position}
+
+
+def test_caption_claims_read_the_grammar_back():
+    claims = caption_claims("a picture of a big red circle at the top left, a square to its "
+                            "lower right and a small blue star in the bottom middle")
+    assert claims == [
+        {"shape": "circle", "color": "red", "size": "large", "where": ("cell", 0)},
+        {"shape": "square", "color": None, "size": None, "where": ("relation", (1, 1))},
+        {"shape": "star", "color": "blue", "size": "small", "where": ("cell", 7)},
+    ]
+    assert caption_claims("there is a little white circle")[0]["size"] == "small"
+
+
+def test_caption_fits_checks_every_claim():
+    scene = [_obj("red", "circle", "top left", "large"), _obj("blue", "star", "right"),
+             _obj("green", "square", "bottom")]
+    assert caption_fits("a large red circle at the upper left with a blue star", scene)
+    # A caption about another object of the scene is true of it too ...
+    assert caption_fits("a blue star on the right", scene)
+    assert not caption_fits("a green square below it", scene)  # "it" needs an object first
+    assert caption_fits("a blue star on the right and a square to its lower left", scene)
+    # ... but not one with a wrong colour, size, position or relation, or too many objects.
+    assert not caption_fits("a blue circle at the top left", scene)
+    assert not caption_fits("a small red circle at the top left", scene)
+    assert not caption_fits("a blue star on the left", scene)
+    assert not caption_fits("a blue star on the right and a square above it", scene)
+    assert not caption_fits("a red circle with a blue star and a green square and a star",
+                            scene)
+    assert not caption_fits("nothing at all", scene)
+
+
+def test_every_caption_is_true_of_its_own_scene_and_some_of_others():
+    data = ShapesDataset("test", resolution=32, length=150)
+    samples = [data[i] for i in range(150)]
+    truth = true_captions([s["caption"] for s in samples], [s["objects"] for s in samples])
+    assert truth.shape == (150, 150) and truth.diagonal().all()
+    off = truth.sum() - 150
+    assert 0 < off < 0.05 * 150 * 149  # partial captions: a few are true of other scenes

@@ -22,6 +22,7 @@ its RGB value alone.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 
 import cv2
@@ -34,9 +35,9 @@ from .text import DEFAULT_MAX_LEN, Vocabulary, tokenize
 
 __all__ = [
     "BACKGROUND", "COLORS", "DEFAULT_LENGTHS", "POSITIONS", "SHAPES", "SIZES", "ShapesDataset",
-    "all_caption_words", "caption_for", "classify_color", "describe", "object_alpha",
-    "recolor_caption", "render_scene", "sample_scene", "scene_objects", "score_fill",
-    "target_bbox",
+    "all_caption_words", "caption_claims", "caption_fits", "caption_for", "classify_color",
+    "describe", "object_alpha", "recolor_caption", "render_scene", "sample_scene",
+    "scene_objects", "score_fill", "target_bbox", "true_captions",
 ]  # fmt: skip
 
 # Object palette: far apart in RGB (closest pair, red/orange, ~100 apart) and far from the
@@ -421,6 +422,96 @@ def all_caption_words() -> list[str]:
     phrases += [p.strip() for p in _PREFIXES]
     phrases += ["and", "with"]
     return phrases
+
+
+# --------------------------------------------------------------------------------------------
+# reading captions back: is a caption true of a scene?
+
+_SIZE_OF_WORD = {w: size for size, words in _SIZE_WORDS.items() for w in words}
+# (words, ("cell", i) | ("relation", (row sign, column sign))), longest first so that
+# "at the top left" wins over "at the top".
+_PLACE_PHRASES = sorted(
+    [(p.split(), ("cell", cell)) for cell, ps in enumerate(_POSITION_PHRASES) for p in ps]
+    + [(p.split(), ("relation", key)) for key, ps in _RELATIONS.items() for p in ps],
+    key=lambda item: -len(item[0]),
+)
+
+
+def caption_claims(caption: str) -> list[dict]:
+    """What a grammar caption says, one dict per object it mentions, in order (the first is
+    the target): ``shape``, ``color`` and ``size`` (None when not said) and ``where``:
+    None, ``("cell", 0-8)`` or ``("relation", (row sign, column sign))`` relative to the
+    first object."""
+    words = caption.lower().replace(",", " ").split()
+    claims = []
+    for i, word in enumerate(words):
+        if word not in SHAPES:
+            continue
+        claim = {"shape": word, "color": None, "size": None, "where": None}
+        j = i - 1
+        while j >= 0 and words[j] not in ("a", "an"):  # the words of this noun phrase
+            claim["color"] = words[j] if words[j] in COLORS else claim["color"]
+            claim["size"] = _SIZE_OF_WORD.get(words[j], claim["size"])
+            j -= 1
+        for phrase, where in _PLACE_PHRASES:
+            if words[i + 1:i + 1 + len(phrase)] == phrase:
+                claim["where"] = where
+                break
+        claims.append(claim)
+    return claims
+
+
+def _claim_holds(claim: dict, obj: dict, anchor: dict | None) -> bool:
+    """Whether ``obj`` (an entry of a sample's ``objects``) is what ``claim`` describes;
+    relations are read from the cell of ``anchor``, the object the caption is about."""
+    if obj["shape"] != claim["shape"] or claim["color"] not in (None, obj["color"]):
+        return False
+    if claim["size"] not in (None, obj["size"]):
+        return False
+    if claim["where"] is None:
+        return True
+    kind, value = claim["where"]
+    cell = POSITIONS.index(obj["position"])
+    if kind == "cell":
+        return cell == value
+    if anchor is None:
+        return False
+    (row, col), (anchor_row, anchor_col) = divmod(cell, 3), divmod(
+        POSITIONS.index(anchor["position"]), 3)
+    return (int(np.sign(row - anchor_row)), int(np.sign(col - anchor_col))) == value
+
+
+def caption_fits(caption: str, objects: list[dict]) -> bool:
+    """Whether everything ``caption`` says is true of a scene with these ``objects`` (a
+    sample's ``objects``): each mentioned object matches a different object of the scene.
+
+    Captions name only some objects, so another scene's caption can be true of this one
+    ("a blue star on the left" of a scene whose target is a red circle but which also has a
+    blue star on the left). Such a caption is no mismatched caption: DAMSM training and
+    R-precision use this to keep it out of the negatives.
+    """
+    claims = caption_claims(caption)
+    if not claims or len(claims) > len(objects):
+        return False
+    for chosen in itertools.permutations(objects, len(claims)):
+        if all(_claim_holds(c, o, chosen[0] if k else None)
+               for k, (c, o) in enumerate(zip(claims, chosen))):
+            return True
+    return False
+
+
+def true_captions(captions: list[str], objects: list[list[dict]]) -> np.ndarray:
+    """Bool N×N: ``[i, j]`` is True when caption ``j`` is true of scene ``i``
+    (:func:`caption_fits`); the diagonal is True for grammar captions."""
+    claims = [caption_claims(c) for c in captions]
+    out = np.zeros((len(objects), len(captions)), dtype=bool)
+    for j, cl in enumerate(claims):
+        shapes = {c["shape"] for c in cl}
+        for i, objs in enumerate(objects):
+            # Cheap reject first: every mentioned shape must be in the scene.
+            if shapes <= {o["shape"] for o in objs}:
+                out[i, j] = caption_fits(captions[j], objs)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

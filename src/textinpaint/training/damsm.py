@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from ..config import save_yaml, to_dict
 from ..data import build_dataset, collate, parse_dataset_spec, train_captions
+from ..data.shapes import true_captions
 from ..data.text import DEFAULT_MAX_LEN, Vocabulary
 from ..errors import UserError
 from ..losses.damsm import GAMMA1_DEFAULT, GAMMA2, GAMMA3, sentence_loss, words_loss
@@ -70,6 +71,7 @@ class DamsmModelConfig:
     image_norm: str = "group"
     sentence_pool: str = "final"  # see TextEncoderConfig
     global_pool: str = "last"  # see ImageEncoderConfig
+    global_grid: int = 1  # see ImageEncoderConfig
 
 
 @dataclass
@@ -89,6 +91,9 @@ class DamsmTrainLoop:
     gamma2: float = GAMMA2
     gamma3: float = GAMMA3
     mask_same_class: bool = True  # AttnGAN: same-class images are no negatives
+    # Where samples carry their scene (``shapes``): a caption that is true of another image
+    # of the batch is no negative for it (shapes captions name only some objects).
+    mask_true_captions: bool = True
     checkpoint_every: int = 500
     keep_last: int = 2
     log_every: int = 20
@@ -131,7 +136,8 @@ def build_encoders(cfg: DamsmTrainConfig, vocab_size: int) -> tuple[TextEncoder,
                                          sentence_pool=m.sentence_pool))
     image = ImageEncoder(ImageEncoderConfig(embed_dim=m.feature_dim, widths=tuple(m.image_widths),
                                             blocks=m.image_blocks, norm=m.image_norm,
-                                            global_pool=m.global_pool))
+                                            global_pool=m.global_pool,
+                                            global_grid=m.global_grid))
     return text, image
 
 
@@ -157,10 +163,14 @@ def damsm_losses(text_encoder: TextEncoder, image_encoder: ImageEncoder, batch: 
     tokens = batch["tokens"].masked_fill(~word_mask, 0)
     # Identical captions of two images are no negatives of each other, whatever the class.
     same_text = (tokens[:, None] == tokens[None]).all(-1)
+    exclude = same_text
+    if t.mask_true_captions and "objects" in batch:
+        true = true_captions(batch["caption"], batch["objects"])
+        exclude = exclude | torch.from_numpy(true).to(same_text.device)
     class_ids = batch["class_id"] if t.mask_same_class else None
     w0, w1, _ = words_loss(local, words, word_mask, class_ids, t.gamma1, t.gamma2, t.gamma3,
-                           exclude=same_text)
-    s0, s1 = sentence_loss(glob, sentence, class_ids, t.gamma3, exclude=same_text)
+                           exclude=exclude)
+    s0, s1 = sentence_loss(glob, sentence, class_ids, t.gamma3, exclude=exclude)
     return {"loss": w0 + w1 + s0 + s1, "w_loss0": w0, "w_loss1": w1, "s_loss0": s0,
             "s_loss1": s1}
 
