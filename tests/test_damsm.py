@@ -109,6 +109,16 @@ def test_pooled_sentence_and_global_features():
     images = torch.rand(2, 3, 64, 64) * 2 - 1
     local, glob = last(images)
     assert torch.allclose(both(images)[1], glob + local.mean(dim=(2, 3)), atol=1e-6)
+    sets = ImageEncoder(ImageEncoderConfig(**img_cfg, global_pool="last+sets")).eval()
+    sets.load_state_dict(last.state_dict(), strict=False)
+    assert torch.allclose(sets(images)[1], glob + sets.sets(local).mean(dim=(2, 3)), atol=1e-6)
+    # Regions "red + circle", "blue + square" vs "red + square", "blue + circle": the same
+    # mean, but not the same mean of per-region nonlinear features.
+    red, blue, circle, square = torch.randn(4, 16)
+    a = torch.stack([red + circle, blue + square], -1)[None, :, :, None]  # 1×16×2×1
+    b = torch.stack([red + square, blue + circle], -1)[None, :, :, None]
+    assert torch.allclose(a.mean((2, 3)), b.mean((2, 3)), atol=1e-6)
+    assert not torch.allclose(sets.sets(a).mean((2, 3)), sets.sets(b).mean((2, 3)), atol=1e-3)
     with pytest.raises(ValueError, match="sentence_pool"):
         TextEncoder(TextEncoderConfig(**cfg, sentence_pool="max"))
     with pytest.raises(ValueError, match="global_pool"):

@@ -30,6 +30,10 @@ Why this design:
   loss trains the regions much faster than the sentence loss trains the global feature, and
   sharing them lifted ``shapes`` R-precision (0.62 -> 0.69 after 6 min with the text
   encoder's matching ``sentence_pool``); the default keeps AttnGAN's separate heads.
+* ``global_pool="last+sets"`` instead passes each region feature through a small MLP before
+  the mean (a Deep Sets pool). Region features trained by the word loss are per word
+  ("red", "circle"), so their plain mean loses which colour goes with which shape; the
+  ``shapes`` preset uses it (R-precision 0.839 -> 0.891 after 6,721 steps).
 * GroupNorm by default instead of BatchNorm: the encoder behaves the same in training and in
   evaluation and on a batch of one (the GAN later scores single generated images with it),
   and a contrastive loss cannot exploit batch statistics to tell images of one batch apart.
@@ -43,6 +47,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+GLOBAL_POOLS = ("last", "last+local", "last+sets")
+
 
 @dataclass
 class ImageEncoderConfig:
@@ -54,6 +60,7 @@ class ImageEncoderConfig:
     norm: str = "group"  # "group" (GroupNorm, 8 channels per group) or "batch"
     local_stage: int = 3  # stage whose output gives the local features (3 -> stride 16)
     # "last": the last stage, averaged and projected; "last+local": plus the mean region
+    # feature; "last+sets": plus the mean of a small MLP applied to each region feature
     # feature, so the global feature shares what the word loss teaches the regions
     global_pool: str = "last"
     # Cells per side the last stage is averaged to before the global projection: 1 is
@@ -100,8 +107,8 @@ class ImageEncoder(nn.Module):
         if len(cfg.widths) < 2 or not 1 <= cfg.local_stage < len(cfg.widths) - 1:
             raise ValueError("ImageEncoderConfig needs a stem width, the local stage and at "
                              "least one stage after it")
-        if cfg.global_pool not in ("last", "last+local"):
-            raise ValueError("ImageEncoderConfig.global_pool must be 'last' or 'last+local', "
+        if cfg.global_pool not in GLOBAL_POOLS:
+            raise ValueError(f"ImageEncoderConfig.global_pool must be one of {GLOBAL_POOLS}, "
                              f"got {cfg.global_pool!r}")
         self.cfg = cfg
         w = list(cfg.widths)
@@ -116,6 +123,14 @@ class ImageEncoder(nn.Module):
         if cfg.global_grid < 1:
             raise ValueError(f"ImageEncoderConfig.global_grid must be ≥ 1, got {cfg.global_grid}")
         self.global_proj = nn.Linear(w[-1] * cfg.global_grid**2, cfg.embed_dim)
+        if cfg.global_pool == "last+sets":
+            # Per region, a nonlinear map before the mean (a Deep Sets pool): region features
+            # the word loss trains are per word ("red", "circle"); their plain mean cannot
+            # tell "a red circle and a blue square" from "a blue circle and a red square",
+            # a mean of per-region conjunctions can.
+            self.sets = nn.Sequential(nn.Conv2d(cfg.embed_dim, 2 * cfg.embed_dim, 1),
+                                      nn.ReLU(inplace=True),
+                                      nn.Conv2d(2 * cfg.embed_dim, cfg.embed_dim, 1))
 
     @property
     def stride(self) -> int:
@@ -141,4 +156,6 @@ class ImageEncoder(nn.Module):
         glob = self.global_proj(F.adaptive_avg_pool2d(x, self.cfg.global_grid).flatten(1))
         if self.cfg.global_pool == "last+local":
             glob = glob + local.mean(dim=(2, 3))
+        elif self.cfg.global_pool == "last+sets":
+            glob = glob + self.sets(local).mean(dim=(2, 3))
         return local, glob
