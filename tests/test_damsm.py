@@ -249,24 +249,6 @@ def test_r_precision_skips_distractors_true_of_the_image():
                        true_of_image=true_of)["mean"] == 1.0
 
 
-def test_global_grid_keeps_the_layout():
-    """``global_grid`` 2 averages the last stage to 2×2 cells: the global feature then tells
-    apart two images whose regions are the same but swapped, which a plain mean cannot."""
-    torch.manual_seed(0)
-    enc = ImageEncoder(ImageEncoderConfig(embed_dim=16, widths=(4, 8, 8, 16, 16),
-                                          global_grid=2)).eval()
-    for res in (32, 64, 96):
-        local, glob = enc(torch.zeros(1, 3, res, res))
-        assert glob.shape == (1, 16) and local.shape[-1] == res // 16
-    last = torch.randn(1, 16, 2, 2)
-    swapped = last.flip(-1)
-    pooled = [torch.nn.functional.adaptive_avg_pool2d(x, 2).flatten(1) for x in (last, swapped)]
-    assert not torch.allclose(enc.global_proj(pooled[0]), enc.global_proj(pooled[1]))
-    assert torch.allclose(last.mean((2, 3)), swapped.mean((2, 3)))
-    with pytest.raises(ValueError, match="global_grid"):
-        ImageEncoder(ImageEncoderConfig(widths=(4, 8, 8, 16, 16), global_grid=0))
-
-
 def test_true_captions_are_no_negatives_in_training():
     """On ``shapes`` a caption true of another image of the batch is dropped from that
     image's negatives: each cross-entropy then has fewer terms, so the loss can only fall."""

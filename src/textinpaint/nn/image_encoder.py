@@ -63,10 +63,6 @@ class ImageEncoderConfig:
     # feature; "last+sets": plus the mean of a small MLP applied to each region feature
     # feature, so the global feature shares what the word loss teaches the regions
     global_pool: str = "last"
-    # Cells per side the last stage is averaged to before the global projection: 1 is
-    # AttnGAN's plain mean; 2 keeps a coarse layout (which object is where), which captions
-    # that say "at the top left" need and a mean throws away.
-    global_grid: int = 1
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -120,9 +116,7 @@ class ImageEncoder(nn.Module):
             blocks += [ResBlock(cout, cout, 1, cfg.norm) for _ in range(cfg.blocks - 1)]
             self.stages.append(nn.Sequential(*blocks))
         self.local_proj = nn.Conv2d(w[cfg.local_stage], cfg.embed_dim, 1)
-        if cfg.global_grid < 1:
-            raise ValueError(f"ImageEncoderConfig.global_grid must be ≥ 1, got {cfg.global_grid}")
-        self.global_proj = nn.Linear(w[-1] * cfg.global_grid**2, cfg.embed_dim)
+        self.global_proj = nn.Linear(w[-1], cfg.embed_dim)
         if cfg.global_pool == "last+sets":
             # Per region, a nonlinear map before the mean (a Deep Sets pool): region features
             # the word loss trains are per word ("red", "circle"); their plain mean cannot
@@ -153,7 +147,7 @@ class ImageEncoder(nn.Module):
             x = stage(x)
             if i == self.cfg.local_stage:
                 local = self.local_proj(x)
-        glob = self.global_proj(F.adaptive_avg_pool2d(x, self.cfg.global_grid).flatten(1))
+        glob = self.global_proj(x.mean(dim=(2, 3)))
         if self.cfg.global_pool == "last+local":
             glob = glob + local.mean(dim=(2, 3))
         elif self.cfg.global_pool == "last+sets":

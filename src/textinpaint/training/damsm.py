@@ -71,7 +71,6 @@ class DamsmModelConfig:
     image_norm: str = "group"
     sentence_pool: str = "final"  # see TextEncoderConfig
     global_pool: str = "last"  # see ImageEncoderConfig
-    global_grid: int = 1  # see ImageEncoderConfig
 
 
 @dataclass
@@ -136,8 +135,7 @@ def build_encoders(cfg: DamsmTrainConfig, vocab_size: int) -> tuple[TextEncoder,
                                          sentence_pool=m.sentence_pool))
     image = ImageEncoder(ImageEncoderConfig(embed_dim=m.feature_dim, widths=tuple(m.image_widths),
                                             blocks=m.image_blocks, norm=m.image_norm,
-                                            global_pool=m.global_pool,
-                                            global_grid=m.global_grid))
+                                            global_pool=m.global_pool))
     return text, image
 
 
