@@ -60,8 +60,8 @@ class ImageEncoderConfig:
     norm: str = "group"  # "group" (GroupNorm, 8 channels per group) or "batch"
     local_stage: int = 3  # stage whose output gives the local features (3 -> stride 16)
     # "last": the last stage, averaged and projected; "last+local": plus the mean region
-    # feature; "last+sets": plus the mean of a small MLP applied to each region feature
-    # feature, so the global feature shares what the word loss teaches the regions
+    # feature, so the global feature shares what the word loss teaches the regions;
+    # "last+sets": plus the mean of a small MLP applied to each region feature
     global_pool: str = "last"
 
 
