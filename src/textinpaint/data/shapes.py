@@ -490,7 +490,11 @@ def caption_fits(caption: str, objects: list[dict]) -> bool:
     blue star on the left). Such a caption is no mismatched caption: DAMSM training and
     R-precision use this to keep it out of the negatives.
     """
-    claims = caption_claims(caption)
+    return _claims_fit(caption_claims(caption), objects)
+
+
+def _claims_fit(claims: list[dict], objects: list[dict]) -> bool:
+    """:func:`caption_fits` on a caption already read by :func:`caption_claims`."""
     if not claims or len(claims) > len(objects):
         return False
     for chosen in itertools.permutations(objects, len(claims)):
@@ -504,13 +508,14 @@ def true_captions(captions: list[str], objects: list[list[dict]]) -> np.ndarray:
     """Bool N×N: ``[i, j]`` is True when caption ``j`` is true of scene ``i``
     (:func:`caption_fits`); the diagonal is True for grammar captions."""
     claims = [caption_claims(c) for c in captions]
+    scene_shapes = [{o["shape"] for o in objs} for objs in objects]
     out = np.zeros((len(objects), len(captions)), dtype=bool)
     for j, cl in enumerate(claims):
         shapes = {c["shape"] for c in cl}
         for i, objs in enumerate(objects):
             # Cheap reject first: every mentioned shape must be in the scene.
-            if shapes <= {o["shape"] for o in objs}:
-                out[i, j] = caption_fits(captions[j], objs)
+            if shapes <= scene_shapes[i]:
+                out[i, j] = _claims_fit(cl, objs)
     return out
 
 
