@@ -73,7 +73,9 @@ def test_refuses_to_overwrite_a_run_without_resume(tmp_path, damsm_dir):
 
 
 def test_resume_equals_uninterrupted_run(tmp_path, damsm_dir):
-    cfg = tiny_cfg("train.checkpoint_every=2", "train.shapes_length=12", "train.batch_size=4")
+    # The learning rates decay from step 2 on, so resume must also restore the schedule.
+    cfg = tiny_cfg("train.checkpoint_every=2", "train.shapes_length=12", "train.batch_size=4",
+                   "train.max_steps=5", "train.lr_decay_start=0.4")
     train_inpaint(cfg, "shapes", damsm_dir, tmp_path / "a", max_steps=5)  # crosses an epoch
     train_inpaint(cfg, "shapes", damsm_dir, tmp_path / "b", max_steps=2)
     train_inpaint(cfg, "shapes", damsm_dir, tmp_path / "b", max_steps=5, resume=True)
@@ -82,8 +84,16 @@ def test_resume_equals_uninterrupted_run(tmp_path, damsm_dir):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
-    steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "metrics.jsonl").open()]
-    assert steps == [1, 2, 3, 4, 5]  # the log reads as one run
+    rows = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").open()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]  # the log reads as one run
+    lr = cfg.train.lr_g
+    assert [r["lr_g"] for r in rows] == pytest.approx([lr, lr, lr, lr * 2 / 3, lr / 3])
+
+
+def test_bad_lr_decay_start_is_refused(tmp_path, damsm_dir):
+    with pytest.raises(Exception, match="lr_decay_start"):
+        InpaintTrainer(tiny_cfg("train.lr_decay_start=1.5"), "shapes", damsm_dir,
+                       tmp_path / "run")
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, damsm_dir):

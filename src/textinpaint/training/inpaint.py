@@ -101,6 +101,8 @@ class InpaintTrainer:
         self.step, self.images_seen, self.wall_time = 0, 0, 0.0
         global_batch = t.batch_size * self.acc.num_processes
         self.steps_per_epoch = len(self.dataset) // global_batch
+        if not 0.0 <= t.lr_decay_start <= 1.0:
+            raise UserError(f"train.lr_decay_start must be in [0, 1], got {t.lr_decay_start}")
         if self.steps_per_epoch == 0:
             raise UserError(f"dataset '{dataset_spec}' has {len(self.dataset)} training images, "
                             f"fewer than one batch of {global_batch}: lower train.batch_size")
@@ -153,9 +155,23 @@ class InpaintTrainer:
         s0, s1 = sentence_loss(glob, sentence, class_ids, lc.gamma3)
         return w0 + w1 + s0 + s1
 
+    def lr_factor(self) -> float:
+        """The learning rates' factor at the current step: a pure function of the step (so
+        resume needs no scheduler state), 1 until ``train.lr_decay_start`` × ``max_steps``,
+        then falling linearly to 0 at ``max_steps``."""
+        t = self.cfg.train
+        start = t.lr_decay_start * t.max_steps
+        if self.step < start:
+            return 1.0
+        return max(0.0, (t.max_steps - self.step) / max(t.max_steps - start, 1.0))
+
     def train_step(self, batch: dict) -> dict[str, float]:
         """One discriminator and one generator update; returns the loss terms."""
         lc, t = self.cfg.loss, self.cfg.train
+        factor = self.lr_factor()
+        for opt, lr in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * factor
         image, mask = batch["image"].to(self.device), batch["mask"].to(self.device)
         batch = {**batch, "tokens": batch["tokens"].to(self.device),
                  "length": batch["length"].to(self.device)}
@@ -326,7 +342,8 @@ class InpaintTrainer:
                     ips = (self.step - last_step) * t.batch_size * self.acc.num_processes / max(
                         now - last_time, 1e-9)
                     last_time, last_step = now, self.step
-                    logger.log(self.step, {**terms, "images_per_s": ips, "epoch": epoch})
+                    logger.log(self.step, {**terms, "images_per_s": ips, "epoch": epoch,
+                                            "lr_g": self.opt_g.param_groups[0]["lr"]})
                     bar.set_postfix(g=f"{terms['g_loss']:.3f}", d=f"{terms['d_loss']:.3f}",
                                     rec=f"{terms['rec']:.3f}", ips=f"{ips:.1f}")
                 bar.update(1)
