@@ -77,6 +77,7 @@ def build_dataset(
     crop: bool = True,
     cache: bool = True,
     length: int | None = None,
+    near_misses: bool = False,
 ):
     """Build a dataset from its spec string.
 
@@ -92,6 +93,8 @@ def build_dataset(
         crop: CUB's bird-centred crop around the box (file datasets with boxes only).
         cache: cache resized images on disk.
         length: ``shapes`` only: number of scenes in the split.
+        near_misses: ``shapes`` only: add a caption false of each item by one attribute
+            (DAMSM training's hard negative; see ``ShapesDataset``).
     """
     _check_split(split)
     name, root = parse_dataset_spec(spec)
@@ -106,7 +109,8 @@ def build_dataset(
         from .shapes import ShapesDataset
 
         return ShapesDataset(split=split, resolution=resolution, masks=masks, vocab=vocab,
-                             train=train, seed=seed, max_len=max_len, length=length)
+                             train=train, seed=seed, max_len=max_len, length=length,
+                             near_misses=near_misses)
     records = dataset_records(spec, split)
     return RecordDataset(records, resolution, masks=masks, vocab=vocab, train=train, crop=crop,
                          seed=seed, max_len=max_len, cache=cache, name=f"{name}-{split}")

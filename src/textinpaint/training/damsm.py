@@ -84,6 +84,9 @@ class DamsmTrainLoop:
     lr_min_factor: float = 0.1  # the decay stops at lr × this
     warmup_steps: int = 100  # linear warm-up (from scratch, Adam at 2e-3 needs it)
     grad_clip: float = 1.0  # max global gradient norm; 0 = off
+    # The image encoder's forward under bf16 autocast (convolutions in bf16, features and
+    # losses in fp32): ~12 % faster per shapes step on an AVX-512-bf16 CPU.
+    bf16: bool = False
     max_steps: int = 5000  # optimiser steps of the whole run
     max_minutes: float = 0.0  # stop (and export) after this much wall time; 0 = no limit
     gamma1: float = GAMMA1_DEFAULT
@@ -93,6 +96,9 @@ class DamsmTrainLoop:
     # Where samples carry their scene (``shapes``): a caption that is true of another image
     # of the batch is no negative for it (shapes captions name only some objects).
     mask_true_captions: bool = True
+    # ``shapes`` only: each image also meets a caption false of it by one attribute (its
+    # colour, shape, size or cell changed) as an extra negative of the sentence loss.
+    near_misses: bool = False
     checkpoint_every: int = 500
     keep_last: int = 2
     log_every: int = 20
@@ -156,7 +162,10 @@ def lr_at(step: int, steps_per_epoch: int, t: DamsmTrainLoop) -> float:
 def damsm_losses(text_encoder: TextEncoder, image_encoder: ImageEncoder, batch: dict,
                  t: DamsmTrainLoop) -> dict[str, torch.Tensor]:
     """The four DAMSM loss terms of a batch and their sum (``loss``)."""
-    local, glob = image_encoder(batch["image"])
+    image = batch["image"]
+    with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=t.bf16):
+        local, glob = image_encoder(image)
+    local, glob = local.float(), glob.float()
     words, sentence, word_mask = text_encoder.encode(batch["tokens"], batch["length"])
     tokens = batch["tokens"].masked_fill(~word_mask, 0)
     # Identical captions of two images are no negatives of each other, whatever the class.
@@ -168,7 +177,12 @@ def damsm_losses(text_encoder: TextEncoder, image_encoder: ImageEncoder, batch: 
     class_ids = batch["class_id"] if t.mask_same_class else None
     w0, w1, _ = words_loss(local, words, word_mask, class_ids, t.gamma1, t.gamma2, t.gamma3,
                            exclude=exclude)
-    s0, s1 = sentence_loss(glob, sentence, class_ids, t.gamma3, exclude=exclude)
+    hard = hard_valid = None
+    if "near_miss_tokens" in batch:
+        _, hard, _ = text_encoder.encode(batch["near_miss_tokens"], batch["near_miss_length"])
+        hard_valid = batch["near_miss_length"] > 0
+    s0, s1 = sentence_loss(glob, sentence, class_ids, t.gamma3, exclude=exclude, hard=hard,
+                           hard_valid=hard_valid)
     return {"loss": w0 + w1 + s0 + s1, "w_loss0": w0, "w_loss1": w1, "s_loss0": s0,
             "s_loss1": s1}
 
@@ -223,6 +237,9 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
     if resume and ckpt_path is None:
         log.warning("no checkpoint in '%s'; starting a new run", run_dir)
     lr_at(0, 1, t)  # an unknown schedule fails here, before anything is written
+    if t.near_misses and parse_dataset_spec(dataset_spec)[0] != "shapes":
+        raise UserError("train.near_misses needs a dataset whose captions can be checked "
+                        "against the scene (shapes); set train.near_misses=false")
     configure_threads(t.threads)
     torch.manual_seed(t.seed)
     np.random.seed(t.seed % 2**32)
@@ -233,8 +250,8 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
         vocab = Vocabulary(state["vocab"][2:])
     else:
         vocab = Vocabulary.build(train_captions(dataset_spec), min_count=cfg.data.min_word_count)
-    dataset = build_dataset(dataset_spec, "train", train=True, **_dataset_kwargs(cfg, vocab,
-                                                                                 dataset_spec))
+    dataset = build_dataset(dataset_spec, "train", train=True, near_misses=t.near_misses,
+                            **_dataset_kwargs(cfg, vocab, dataset_spec))
     steps_per_epoch = len(dataset) // t.batch_size
     if steps_per_epoch == 0:
         raise UserError(f"the training split has {len(dataset)} images, fewer than "
@@ -242,7 +259,8 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
 
     text_encoder, image_encoder = build_encoders(cfg, len(vocab))
     params = list(text_encoder.parameters()) + list(image_encoder.parameters())
-    optimizer = torch.optim.Adam(params, lr=t.lr, betas=tuple(t.betas))
+    # fused: one kernel per step instead of a dozen per tensor (~6 % of a shapes step on CPU)
+    optimizer = torch.optim.Adam(params, lr=t.lr, betas=tuple(t.betas), fused=True)
     step = epoch = batch_in_epoch = 0
     wall_before = 0.0
     if state is not None:
