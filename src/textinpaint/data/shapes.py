@@ -37,8 +37,8 @@ from .text import DEFAULT_MAX_LEN, Vocabulary, tokenize
 __all__ = [
     "BACKGROUND", "COLORS", "DEFAULT_LENGTHS", "POSITIONS", "SHAPES", "SIZES", "ShapesDataset",
     "all_caption_words", "caption_claims", "caption_fits", "caption_for", "classify_color",
-    "describe", "near_miss_caption", "object_alpha", "recolor_caption", "render_scene", "sample_scene",
-    "scene_objects", "score_fill", "target_bbox", "true_captions",
+    "describe", "near_miss_caption", "object_alpha", "recolor_caption", "render_scene",
+    "sample_scene", "scene_objects", "score_fill", "target_bbox", "true_captions",
 ]  # fmt: skip
 
 # Object palette: far apart in RGB (closest pair, red/orange, ~100 apart) and far from the
