@@ -206,23 +206,6 @@ def test_sentence_loss_hand_value_and_class_masking():
     assert w0.item() == pytest.approx(0.0, abs=1e-6) and w1.item() == pytest.approx(0.0, abs=1e-6)
 
 
-def test_sentence_loss_near_miss_negatives():
-    """A near-miss caption per image is one more logit of its image -> caption row only."""
-    _, _, _, glob, sent = aligned_features(b=3, d=3)
-    want = math.log(1 + 2 * math.exp(-10))
-    # Near misses orthogonal to the image (score 0, like the other captions): each row's CE
-    # becomes log(1 + 3·e^-10).
-    hard = sent[[1, 2, 0]]
-    s0, s1 = sentence_loss(glob, sent, gamma3=10.0, hard=hard)
-    assert s0.item() == pytest.approx(math.log(1 + 3 * math.exp(-10)), rel=1e-3)
-    assert s1.item() == pytest.approx(want, rel=1e-2)  # caption -> image rows unchanged
-    # A near miss as close as the true caption: the row's loss rises to about log 2.
-    s0, _ = sentence_loss(glob, sent, gamma3=10.0, hard=sent, hard_valid=torch.tensor(
-        [True, False, False]))
-    assert s0.item() == pytest.approx((math.log(2 + 2 * math.exp(-10)) + 2 * want) / 3,
-                                      rel=1e-4)
-
-
 # -- R-precision --------------------------------------------------------------------------
 
 
@@ -289,28 +272,6 @@ def test_true_captions_are_no_negatives_in_training():
     assert half["loss"].dtype == torch.float32
     assert half["loss"] != off["loss"]  # the encoder really ran in bf16 ...
     assert half["loss"].item() == pytest.approx(off["loss"].item(), rel=0.02)  # ... and stays close
-
-
-def test_near_misses_are_extra_negatives_in_training(tmp_path):
-    """With ``train.near_misses`` each image's near-miss caption joins its image -> caption
-    negatives: that direction's loss can only rise, the other one is untouched."""
-    vocab = Vocabulary.build(train_captions("shapes"))
-    data = build_dataset("shapes", "train", resolution=32, masks=None, vocab=vocab, seed=0,
-                         length=16, near_misses=True)
-    batch = collate([data[i] for i in range(16)])
-    cfg = load_config(DamsmTrainConfig, None, ["model.feature_dim=16", "model.word_embed_dim=8",
-                                               "model.image_widths=[4,8,8,16,16]"])
-    torch.manual_seed(0)
-    text, image = build_encoders(cfg, len(vocab))
-    text.eval()
-    with_hard = damsm_losses(text, image, batch, cfg.train)
-    plain = {k: v for k, v in batch.items() if not k.startswith("near_miss")}
-    without = damsm_losses(text, image, plain, cfg.train)
-    assert with_hard["s_loss0"] > without["s_loss0"]
-    assert torch.equal(with_hard["s_loss1"], without["s_loss1"])
-    with pytest.raises(UserError, match="near_misses"):
-        damsm_training.train_damsm(f"folder:{tmp_path}", tmp_path / "run", load_config(
-            DamsmTrainConfig, None, ["train.near_misses=true"]))
 
 
 # -- checkpoints --------------------------------------------------------------------------

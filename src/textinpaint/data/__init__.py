@@ -77,7 +77,6 @@ def build_dataset(
     crop: bool = True,
     cache: bool = True,
     length: int | None = None,
-    near_misses: bool = False,
 ):
     """Build a dataset from its spec string.
 
@@ -93,8 +92,6 @@ def build_dataset(
         crop: CUB's bird-centred crop around the box (file datasets with boxes only).
         cache: cache resized images on disk.
         length: ``shapes`` only: number of scenes in the split.
-        near_misses: ``shapes`` only: add a caption false of each item by one attribute
-            (DAMSM training's hard negative; see ``ShapesDataset``).
     """
     _check_split(split)
     name, root = parse_dataset_spec(spec)
@@ -109,8 +106,7 @@ def build_dataset(
         from .shapes import ShapesDataset
 
         return ShapesDataset(split=split, resolution=resolution, masks=masks, vocab=vocab,
-                             train=train, seed=seed, max_len=max_len, length=length,
-                             near_misses=near_misses)
+                             train=train, seed=seed, max_len=max_len, length=length)
     records = dataset_records(spec, split)
     return RecordDataset(records, resolution, masks=masks, vocab=vocab, train=train, crop=crop,
                          seed=seed, max_len=max_len, cache=cache, name=f"{name}-{split}")

@@ -27,7 +27,6 @@ import math
 
 import cv2
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from ..errors import UserError
@@ -37,8 +36,8 @@ from .text import DEFAULT_MAX_LEN, Vocabulary, tokenize
 __all__ = [
     "BACKGROUND", "COLORS", "DEFAULT_LENGTHS", "POSITIONS", "SHAPES", "SIZES", "ShapesDataset",
     "all_caption_words", "caption_claims", "caption_fits", "caption_for", "classify_color",
-    "describe", "near_miss_caption", "object_alpha", "recolor_caption", "render_scene",
-    "sample_scene", "scene_objects", "score_fill", "target_bbox", "true_captions",
+    "describe", "object_alpha", "recolor_caption", "render_scene", "sample_scene",
+    "scene_objects", "score_fill", "target_bbox", "true_captions",
 ]  # fmt: skip
 
 # Object palette: far apart in RGB (closest pair, red/orange, ~100 apart) and far from the
@@ -400,34 +399,6 @@ def caption_for(scene: dict, rng: np.random.Generator, max_len: int = DEFAULT_MA
     return caption
 
 
-def near_miss_caption(scene: dict, objects: list[dict], rng: np.random.Generator,
-                      max_len: int = DEFAULT_MAX_LEN, tries: int = 8) -> str | None:
-    """A caption of ``scene`` with one attribute of one object changed (its colour, shape,
-    size or cell), checked to be false of the scene (``objects``, its :func:`scene_objects`);
-    None if ``tries`` draws found none (e.g. the change fell on a word the draw left out).
-
-    A hard negative for DAMSM training: "a large red circle at the top" against an image with
-    a *small* red circle at the top teaches exactly what random captions of other scenes rarely
-    test (the NegCLIP recipe: Yuksekgonul et al., ICLR 2023).
-    """
-    attributes = ("color", "shape", "size", "cell")
-    for _ in range(tries):
-        changed = [dict(o) for o in scene["objects"]]
-        # Mostly the target: the caption always names it, so its change is always said.
-        obj = changed[0] if len(changed) == 1 or rng.random() < 0.7 else _pick(rng, changed[1:])
-        attribute = _pick(rng, attributes)
-        if attribute == "cell":
-            free = sorted(set(range(9)) - {o["cell"] for o in changed})
-            obj["cell"] = int(_pick(rng, free))
-        else:
-            options = {"color": _COLOR_NAMES, "shape": SHAPES, "size": tuple(SIZES)}[attribute]
-            obj[attribute] = _pick(rng, [v for v in options if v != obj[attribute]])
-        caption = caption_for({**scene, "objects": changed}, rng, max_len)
-        if not caption_fits(caption, objects):
-            return caption
-    return None
-
-
 def recolor_caption(caption: str, old: str, new: str) -> str:
     """Swap the colour word ``old`` for ``new`` (fixing "a"/"an"), e.g. to show that the
     fill follows the text: ``recolor_caption("an orange star", "orange", "blue")`` gives
@@ -670,12 +641,8 @@ class ShapesDataset(Dataset):
         max_len: caption length in tokens.
         length: scenes per split (train and test; ``all`` has both); defaults to
             20,000 train and 1,000 test.
-        near_misses: also give each item a caption that is false of it by one attribute
-            (:func:`near_miss_caption`), DAMSM training's hard negative.
 
-    Items are the common sample dicts plus ``objects`` (:func:`scene_objects`), and with
-    ``near_misses`` ``near_miss`` (the caption, "" if none was found), ``near_miss_tokens``
-    and ``near_miss_length`` (0 when none).
+    Items are the common sample dicts plus ``objects`` (:func:`scene_objects`).
     ``class_id`` is the palette index of the target's colour, so DAMSM treats targets of the
     same colour as the same class when it masks negatives. ``key`` is
     ``shapes/<split>/<index within that split>``.
@@ -683,8 +650,7 @@ class ShapesDataset(Dataset):
 
     def __init__(self, split: str = "train", resolution: int = 64, masks=None,
                  vocab: Vocabulary | None = None, train: bool | None = None, seed: int = 0,
-                 max_len: int = DEFAULT_MAX_LEN, length: int | None = None,
-                 near_misses: bool = False):
+                 max_len: int = DEFAULT_MAX_LEN, length: int | None = None):
         self.parts = _split_sizes(split, length)
         if not 16 <= int(resolution) <= 1024:
             raise UserError(f"shapes resolution must be 16-1024 pixels, got {resolution}")
@@ -701,7 +667,6 @@ class ShapesDataset(Dataset):
         self.vocab = vocab
         self.seed = int(seed)
         self.max_len = int(max_len)
-        self.near_misses = bool(near_misses)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -746,12 +711,6 @@ class ShapesDataset(Dataset):
                              class_id=target_color, key=f"shapes/{part}/{sub}",
                              index=index if index >= 0 else index + len(self))
         sample["objects"] = scene_objects(scene, self.resolution)
-        if self.near_misses:  # drawn last: the caption, image and mask stay as without it
-            miss = near_miss_caption(scene, sample["objects"], rng, self.max_len) or ""
-            tokens, length = (self.vocab.encode(miss, self.max_len) if self.vocab and miss
-                              else (np.zeros(self.max_len, dtype=np.int64), 0))
-            sample.update(near_miss=miss, near_miss_tokens=torch.from_numpy(tokens),
-                          near_miss_length=torch.tensor(length, dtype=torch.int64))
         return sample
 
 

@@ -43,14 +43,12 @@ def negatives_to_drop(class_ids: torch.Tensor | None, batch: int, device: torch.
     return drop & ~torch.eye(batch, dtype=torch.bool, device=device)
 
 
-def _two_way_ce(scores: torch.Tensor, drop: torch.Tensor, rows: torch.Tensor | None = None,
-                extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _two_way_ce(scores: torch.Tensor, drop: torch.Tensor, rows: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of ``scores`` (images × captions) along rows and along columns.
 
     ``rows`` (bool B) selects the pairs that count as queries in both directions; the others'
-    captions are also removed as negatives of the image->caption direction. ``extra``
-    (B×K, -inf = none) are further caption logits of each image, negatives of the
-    image->caption direction only.
+    captions are also removed as negatives of the image->caption direction.
     """
     b = scores.shape[0]
     labels = torch.arange(b, device=scores.device)
@@ -62,8 +60,6 @@ def _two_way_ce(scores: torch.Tensor, drop: torch.Tensor, rows: torch.Tensor | N
     eye = torch.eye(b, dtype=torch.bool, device=scores.device)
     drop_img2txt = drop | (~rows[None, :] & ~eye)  # invalid captions are no negatives
     s0 = scores.masked_fill(drop_img2txt, float("-inf"))
-    if extra is not None:
-        s0 = torch.cat([s0, extra], dim=1)
     s1 = scores.t().masked_fill(drop.t(), float("-inf"))
     loss0 = F.cross_entropy(s0[rows], labels[rows])
     loss1 = F.cross_entropy(s1[rows], labels[rows])
@@ -156,27 +152,17 @@ def words_loss(img_local: torch.Tensor, words: torch.Tensor, word_mask: torch.Te
 
 def sentence_loss(img_global: torch.Tensor, sentence: torch.Tensor,
                   class_ids: torch.Tensor | None = None, gamma3: float = GAMMA3,
-                  exclude: torch.Tensor | None = None, hard: torch.Tensor | None = None,
-                  hard_valid: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                  exclude: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """DAMSM sentence loss: γ3 × cosine similarity of global image and sentence features.
 
     Args:
         img_global: B×D image features; sentence: B×D sentence features (pairs by index).
         class_ids, exclude: as in :func:`words_loss`.
-        hard: optional B×D features of one more caption per image that is false of it (a
-            near miss), an extra negative of that image's image -> caption cross-entropy.
-        hard_valid: bool B, which rows of ``hard`` hold a caption (default: all).
 
     Returns:
         loss0: image -> caption cross-entropy; loss1: caption -> image cross-entropy.
     """
-    image = F.normalize(img_global, dim=1, eps=1e-8)
-    scores = gamma3 * image @ F.normalize(sentence, dim=1, eps=1e-8).t()
+    scores = gamma3 * F.normalize(img_global, dim=1, eps=1e-8) @ F.normalize(
+        sentence, dim=1, eps=1e-8).t()
     drop = negatives_to_drop(class_ids, scores.shape[0], scores.device, exclude)
-    extra = None
-    if hard is not None:
-        extra = gamma3 * (image * F.normalize(hard, dim=1, eps=1e-8)).sum(1, keepdim=True)
-        if hard_valid is not None:
-            extra = extra.masked_fill(~hard_valid.to(extra.device, torch.bool)[:, None],
-                                      float("-inf"))
-    return _two_way_ce(scores, drop, extra=extra)
+    return _two_way_ce(scores, drop)

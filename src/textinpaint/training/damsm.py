@@ -85,7 +85,9 @@ class DamsmTrainLoop:
     warmup_steps: int = 100  # linear warm-up (from scratch, Adam at 2e-3 needs it)
     grad_clip: float = 1.0  # max global gradient norm; 0 = off
     # The image encoder's forward under bf16 autocast (convolutions in bf16, features and
-    # losses in fp32): ~12 % faster per shapes step on an AVX-512-bf16 CPU.
+    # losses in fp32). On this AVX-512-bf16 CPU, one thread (benchmarks/damsm_speed.py):
+    # shapes-64 334 -> 356 images/s, cub-128 109 -> 139. Off by default: R-precision with it
+    # was not compared against fp32 at an equal budget.
     bf16: bool = False
     max_steps: int = 5000  # optimiser steps of the whole run
     max_minutes: float = 0.0  # stop (and export) after this much wall time; 0 = no limit
@@ -96,9 +98,6 @@ class DamsmTrainLoop:
     # Where samples carry their scene (``shapes``): a caption that is true of another image
     # of the batch is no negative for it (shapes captions name only some objects).
     mask_true_captions: bool = True
-    # ``shapes`` only: each image also meets a caption false of it by one attribute (its
-    # colour, shape, size or cell changed) as an extra negative of the sentence loss.
-    near_misses: bool = False
     checkpoint_every: int = 500
     keep_last: int = 2
     log_every: int = 20
@@ -177,12 +176,7 @@ def damsm_losses(text_encoder: TextEncoder, image_encoder: ImageEncoder, batch: 
     class_ids = batch["class_id"] if t.mask_same_class else None
     w0, w1, _ = words_loss(local, words, word_mask, class_ids, t.gamma1, t.gamma2, t.gamma3,
                            exclude=exclude)
-    hard = hard_valid = None
-    if "near_miss_tokens" in batch:
-        _, hard, _ = text_encoder.encode(batch["near_miss_tokens"], batch["near_miss_length"])
-        hard_valid = batch["near_miss_length"] > 0
-    s0, s1 = sentence_loss(glob, sentence, class_ids, t.gamma3, exclude=exclude, hard=hard,
-                           hard_valid=hard_valid)
+    s0, s1 = sentence_loss(glob, sentence, class_ids, t.gamma3, exclude=exclude)
     return {"loss": w0 + w1 + s0 + s1, "w_loss0": w0, "w_loss1": w1, "s_loss0": s0,
             "s_loss1": s1}
 
@@ -237,9 +231,6 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
     if resume and ckpt_path is None:
         log.warning("no checkpoint in '%s'; starting a new run", run_dir)
     lr_at(0, 1, t)  # an unknown schedule fails here, before anything is written
-    if t.near_misses and parse_dataset_spec(dataset_spec)[0] != "shapes":
-        raise UserError("train.near_misses needs a dataset whose captions can be checked "
-                        "against the scene (shapes); set train.near_misses=false")
     configure_threads(t.threads)
     torch.manual_seed(t.seed)
     np.random.seed(t.seed % 2**32)
@@ -250,8 +241,8 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
         vocab = Vocabulary(state["vocab"][2:])
     else:
         vocab = Vocabulary.build(train_captions(dataset_spec), min_count=cfg.data.min_word_count)
-    dataset = build_dataset(dataset_spec, "train", train=True, near_misses=t.near_misses,
-                            **_dataset_kwargs(cfg, vocab, dataset_spec))
+    dataset = build_dataset(dataset_spec, "train", train=True, **_dataset_kwargs(cfg, vocab,
+                                                                                 dataset_spec))
     steps_per_epoch = len(dataset) // t.batch_size
     if steps_per_epoch == 0:
         raise UserError(f"the training split has {len(dataset)} images, fewer than "
