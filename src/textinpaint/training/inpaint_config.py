@@ -48,7 +48,8 @@ class TrainConfig:
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     max_steps: int = 20000
     # Both learning rates fall linearly to 0 from this fraction of ``max_steps`` on
-    # (pix2pix's schedule: 0.5); 1.0 keeps them constant (MMFL).
+    # (pix2pix's schedule: 0.5); 1.0 keeps them constant (MMFL). The schedule reads
+    # ``train.max_steps``; ``--max-steps`` only ends a run early.
     lr_decay_start: float = 1.0
     grad_clip: float = 1.0  # max gradient norm; 0 switches clipping off
     ema_decay: float = 0.999
