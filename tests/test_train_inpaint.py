@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from textinpaint.cli import main
 from textinpaint.config import load_config
+from textinpaint.errors import UserError
 from textinpaint.model_folder import init_model_folder, load_model
 from textinpaint.presets import preset_path
 from textinpaint.training.inpaint import InpaintTrainer, train_inpaint
@@ -91,7 +92,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, damsm_dir):
 
 
 def test_bad_lr_decay_start_is_refused(tmp_path, damsm_dir):
-    with pytest.raises(Exception, match="lr_decay_start"):
+    with pytest.raises(UserError, match="lr_decay_start"):
         InpaintTrainer(tiny_cfg("train.lr_decay_start=1.5"), "shapes", damsm_dir,
                        tmp_path / "run")
 
@@ -139,6 +140,7 @@ def test_two_process_gloo_ranks_hold_identical_weights(tmp_path, damsm_dir):
     script.write_text(f"""
 import os, torch
 from textinpaint.config import load_config
+from textinpaint.errors import UserError
 from textinpaint.presets import preset_path
 from textinpaint.training.inpaint import InpaintTrainer
 from textinpaint.training.inpaint_config import InpaintConfig
