@@ -86,8 +86,8 @@ class DamsmTrainLoop:
     grad_clip: float = 1.0  # max global gradient norm; 0 = off
     # The image encoder's forward under bf16 autocast (convolutions in bf16, features and
     # losses in fp32). On this AVX-512-bf16 CPU, one thread (benchmarks/damsm_speed.py):
-    # shapes-64 308 -> 362 images/s, cub-128 108 -> 137. Off by default: the one comparison
-    # of quality, two 15-min shapes runs (R-precision 0.874 fp32, 0.882 bf16), is within
+    # shapes-64 308 -> 362 images/s, cub-128 108 -> 137. Off by default: the quality check,
+    # 15-min shapes runs (R-precision 0.874 fp32; 0.882 and 0.890 bf16), is within
     # run-to-run noise.
     bf16: bool = False
     max_steps: int = 5000  # optimiser steps of the whole run
