@@ -32,7 +32,12 @@ def measure(preset: str, mode: str, threads: int, steps: int) -> dict:
     import torch
 
     from textinpaint.config import load_config
-    from textinpaint.training.damsm import DamsmTrainConfig, build_encoders, damsm_losses
+    from textinpaint.training.damsm import (
+        DamsmTrainConfig,
+        build_encoders,
+        build_optimizer,
+        damsm_losses,
+    )
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -40,7 +45,7 @@ def measure(preset: str, mode: str, threads: int, steps: int) -> dict:
                       [f"train.bf16={mode == 'bf16'}"])
     text, image = build_encoders(cfg, VOCAB)
     params = list(text.parameters()) + list(image.parameters())
-    optimizer = torch.optim.Adam(params, lr=cfg.train.lr, fused=True)
+    optimizer = build_optimizer(params, cfg.train)
     b, res, t = cfg.train.batch_size, cfg.data.resolution, cfg.data.max_len
     lengths = torch.randint(3, t + 1, (b,))
     tokens = torch.randint(2, VOCAB, (b, t)) * (torch.arange(t) < lengths[:, None])

@@ -80,6 +80,9 @@ class InpaintTrainer:
         self.cfg, self.dataset_spec, self.preset = cfg, dataset_spec, preset
         self.run_dir = Path(run_dir)
         t = cfg.train
+        # Checked first: a bad value must fail before data and networks are built.
+        if not 0.0 <= t.lr_decay_start <= 1.0:
+            raise UserError(f"train.lr_decay_start must be in [0, 1], got {t.lr_decay_start}")
         use_gpu = torch.cuda.is_available()
         self.acc = Accelerator(cpu=not use_gpu,
                                mixed_precision="bf16" if use_gpu and t.bf16 else "no")
@@ -101,8 +104,6 @@ class InpaintTrainer:
         self.step, self.images_seen, self.wall_time = 0, 0, 0.0
         global_batch = t.batch_size * self.acc.num_processes
         self.steps_per_epoch = len(self.dataset) // global_batch
-        if not 0.0 <= t.lr_decay_start <= 1.0:
-            raise UserError(f"train.lr_decay_start must be in [0, 1], got {t.lr_decay_start}")
         if self.steps_per_epoch == 0:
             raise UserError(f"dataset '{dataset_spec}' has {len(self.dataset)} training images, "
                             f"fewer than one batch of {global_batch}: lower train.batch_size")
