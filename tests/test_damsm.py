@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -323,7 +327,14 @@ def test_learning_rate_schedules():
     t.lr_schedule = "cosine"
     assert damsm_training.lr_at(10, 50, t) < t.lr
     assert damsm_training.lr_at(110, 50, t) == pytest.approx(t.lr * t.lr_min_factor)
-    t.lr_schedule = "linear"
+    t.lr_schedule, t.lr_decay_start = "linear", 0.5  # constant to step 55, then a line
+    assert damsm_training.lr_at(55, 50, t) == pytest.approx(t.lr)
+    assert damsm_training.lr_at(77, 50, t) == pytest.approx(t.lr * (1 - 0.4 * (1 - 0.1)))
+    assert damsm_training.lr_at(110, 50, t) == pytest.approx(t.lr * t.lr_min_factor)
+    t.lr_decay_start = 1.5
+    with pytest.raises(UserError, match="lr_decay_start"):
+        damsm_training.lr_at(0, 50, t)
+    t.lr_schedule = "step"
     with pytest.raises(UserError, match="lr_schedule"):
         damsm_training.lr_at(0, 50, t)
 
@@ -361,6 +372,42 @@ def test_resume_is_bit_identical(tmp_path):
         assert all(torch.equal(a[k], b[k]) for k in a), name
     steps = [json.loads(x)["step"] for x in (part / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5]
+
+
+def test_two_processes_train_what_one_process_would(tmp_path):
+    """torchrun, two CPU processes (gloo), 4 images each: the features are gathered, so the
+    loss sees all 8 negatives and the weights match one process with batch 8."""
+    overrides = ["data.length=24", "model.feature_dim=16", "model.word_embed_dim=8",
+                 "model.text_dropout=0", "model.image_widths=[4,8,8,16,16]",
+                 "train.eval_limit=0", "train.tensorboard=false", "train.mask_same_class=false",
+                 "train.warmup_steps=1"]
+    common = ["train-damsm", "--dataset", "shapes", "--resolution", "32", "--max-steps", "3",
+              "--no-progress"]
+    assert main([*common, "--out", str(tmp_path / "one"), *overrides,
+                 "train.batch_size=8"]) == 0
+    with socket.socket() as s:  # a free port, so parallel test runs never collide
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "textinpaint.cli",
+         *common, "--out", str(tmp_path / "two"), *overrides, "train.batch_size=4"],
+        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two = load_damsm(tmp_path / "two")
+    assert two.config["processes"] == 2 and two.config["steps"] == 3
+    for name in ("text_encoder.safetensors", "image_encoder.safetensors"):
+        a, b = load_file(tmp_path / "one" / name), load_file(tmp_path / "two" / name)
+        assert a.keys() == b.keys()
+        for k in a:
+            # Summation order differs, nothing else: a step of lr 2e-3 would show as 1e-3.
+            assert torch.allclose(a[k], b[k], atol=2e-4), (name, k)
+    # Resuming with another number of processes would misplace the data order.
+    with pytest.raises(UserError, match="2 process"):
+        train_damsm("shapes", tmp_path / "two",
+                    load_config(DamsmTrainConfig, None, [*overrides, "train.batch_size=4"]),
+                    max_steps=4, resume=True, progress=False)
 
 
 def test_non_finite_loss_stops_and_keeps_the_checkpoint(tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from accelerate import Accelerator
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -43,6 +44,13 @@ from .checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
+)
+from .distributed import (
+    any_process,
+    broadcast_parameters,
+    gather_batch,
+    gather_objects,
+    sum_gradients,
 )
 from .logger import MetricsLogger
 from .runtime import configure_threads
@@ -79,9 +87,11 @@ class DamsmTrainLoop:
     lr: float = 0.002  # AttnGAN
     betas: tuple[float, float] = (0.5, 0.999)
     lr_schedule: str = "epoch"  # "epoch": × lr_decay per epoch (AttnGAN); "cosine": to the
-    # floor at max_steps (better when the step budget is known in advance)
+    # floor at max_steps (better when the step budget is known in advance); "linear":
+    # constant until lr_decay_start × max_steps, then a straight line to the floor at max_steps
     lr_decay: float = 0.98  # per epoch, for "epoch"
     lr_min_factor: float = 0.1  # the decay stops at lr × this
+    lr_decay_start: float = 0.8  # for "linear": the fraction of max_steps it stays constant
     warmup_steps: int = 100  # linear warm-up (from scratch, Adam at 2e-3 needs it)
     grad_clip: float = 1.0  # max global gradient norm; 0 = off
     # The image encoder's forward under bf16 autocast (convolutions in bf16, features and
@@ -159,29 +169,42 @@ def lr_at(step: int, steps_per_epoch: int, t: DamsmTrainLoop) -> float:
     if t.lr_schedule == "cosine":
         progress = min(1.0, step / max(1, t.max_steps))
         decay = t.lr_min_factor + (1 - t.lr_min_factor) * 0.5 * (1 + math.cos(math.pi * progress))
+    elif t.lr_schedule == "linear":
+        if not 0.0 <= t.lr_decay_start <= 1.0:
+            raise UserError(f"train.lr_decay_start must be in [0, 1], got {t.lr_decay_start}")
+        start = t.lr_decay_start * t.max_steps
+        progress = min(1.0, max(0.0, step - start) / max(1.0, t.max_steps - start))
+        decay = 1 - (1 - t.lr_min_factor) * progress
     elif t.lr_schedule == "epoch":
         decay = max(t.lr_decay ** (step / steps_per_epoch), t.lr_min_factor)
     else:
-        raise UserError(f"train.lr_schedule must be 'epoch' or 'cosine', got '{t.lr_schedule}'")
+        raise UserError("train.lr_schedule must be 'epoch', 'cosine' or 'linear', got "
+                        f"'{t.lr_schedule}'")
     return t.lr * warm * decay
 
 
 def damsm_losses(text_encoder: TextEncoder, image_encoder: ImageEncoder, batch: dict,
                  t: DamsmTrainLoop) -> dict[str, torch.Tensor]:
-    """The four DAMSM loss terms of a batch and their sum (``loss``)."""
+    """The four DAMSM loss terms of a batch and their sum (``loss``).
+
+    Under data parallelism each process passes its share of the batch; the features are
+    gathered, so every process computes the loss over the whole batch (see
+    :mod:`.distributed`)."""
     image = batch["image"]
     with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=t.bf16):
         local, glob = image_encoder(image)
-    local, glob = local.float(), glob.float()
+    local, glob = gather_batch(local.float()), gather_batch(glob.float())
     words, sentence, word_mask = text_encoder.encode(batch["tokens"], batch["length"])
-    tokens = batch["tokens"].masked_fill(~word_mask, 0)
+    tokens = gather_batch(batch["tokens"].masked_fill(~word_mask, 0))
+    words, sentence = gather_batch(words), gather_batch(sentence)
+    word_mask = gather_batch(word_mask)
     # Identical captions of two images are no negatives of each other, whatever the class.
     same_text = (tokens[:, None] == tokens[None]).all(-1)
     exclude = same_text
     if t.mask_true_captions and "objects" in batch:
-        true = true_captions(batch["caption"], batch["objects"])
+        true = true_captions(gather_objects(batch["caption"]), gather_objects(batch["objects"]))
         exclude = exclude | torch.from_numpy(true).to(same_text.device)
-    class_ids = batch["class_id"] if t.mask_same_class else None
+    class_ids = gather_batch(batch["class_id"]) if t.mask_same_class else None
     w0, w1, _ = words_loss(local, words, word_mask, class_ids, t.gamma1, t.gamma2, t.gamma3,
                            exclude=exclude)
     s0, s1 = sentence_loss(glob, sentence, class_ids, t.gamma3, exclude=exclude)
@@ -198,10 +221,15 @@ def _dataset_kwargs(cfg: DamsmTrainConfig, vocab: Vocabulary, spec: str) -> dict
     return kw
 
 
-def _check_resume(state: dict, cfg: DamsmTrainConfig, dataset_spec: str, run_dir: Path) -> None:
+def _check_resume(state: dict, cfg: DamsmTrainConfig, dataset_spec: str, run_dir: Path,
+                  world: int) -> None:
     if state.get("dataset") != dataset_spec:
         raise UserError(f"run '{run_dir}' trains on '{state.get('dataset')}', not "
                         f"'{dataset_spec}'; resume with the same --dataset or use a new --out")
+    if state.get("processes", 1) != world:
+        # The position within the epoch is counted in batches of train.batch_size × processes.
+        raise UserError(f"run '{run_dir}' was trained by {state.get('processes', 1)} "
+                        f"process(es), not {world}; resume with as many")
     saved, now = state["config"], to_dict(cfg)
     for section in ("data", "model"):
         if saved.get(section) != now[section]:
@@ -232,6 +260,9 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
     """
     t = cfg.train
     run_dir = Path(out_dir)
+    acc = Accelerator(cpu=not torch.cuda.is_available())
+    rank, world, main = acc.process_index, acc.num_processes, acc.is_main_process
+    device = acc.device
     ckpt_path = find_latest(run_dir) if resume else None
     if not resume and list_checkpoints(run_dir):
         raise UserError(f"'{run_dir}' already holds a training run; pass --resume to continue "
@@ -240,23 +271,28 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
         log.warning("no checkpoint in '%s'; starting a new run", run_dir)
     lr_at(0, 1, t)  # an unknown schedule fails here, before anything is written
     configure_threads(t.threads)
-    torch.manual_seed(t.seed)
-    np.random.seed(t.seed % 2**32)
+    # Each process its own dropout and data RNG streams; rank 0's are a single process's.
+    torch.manual_seed(t.seed + rank)
+    np.random.seed((t.seed + rank) % 2**32)
 
     state = load_checkpoint(ckpt_path) if ckpt_path else None
     if state is not None:
-        _check_resume(state, cfg, dataset_spec, run_dir)
+        _check_resume(state, cfg, dataset_spec, run_dir, world)
         vocab = Vocabulary(state["vocab"][2:])
     else:
         vocab = Vocabulary.build(train_captions(dataset_spec), min_count=cfg.data.min_word_count)
     dataset = build_dataset(dataset_spec, "train", train=True, **_dataset_kwargs(cfg, vocab,
                                                                                  dataset_spec))
-    steps_per_epoch = len(dataset) // t.batch_size
+    steps_per_epoch = len(dataset) // (t.batch_size * world)
     if steps_per_epoch == 0:
         raise UserError(f"the training split has {len(dataset)} images, fewer than "
-                        f"train.batch_size={t.batch_size}; lower train.batch_size")
+                        f"train.batch_size={t.batch_size} × {world} processes; lower "
+                        "train.batch_size")
 
     text_encoder, image_encoder = build_encoders(cfg, len(vocab))
+    text_encoder.to(device)
+    image_encoder.to(device)
+    broadcast_parameters([text_encoder, image_encoder])  # every process starts from rank 0's
     params = list(text_encoder.parameters()) + list(image_encoder.parameters())
     optimizer = build_optimizer(params, t)
     step = epoch = batch_in_epoch = 0
@@ -267,10 +303,10 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
         optimizer.load_state_dict(state["optimizer"])
         step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         wall_before = state["wall_time_s"]
-        set_rng_state(state["rng"])
+        set_rng_state(state.get("rng_per_process", [state["rng"]])[rank])
         log.info("resuming '%s' at step %d (epoch %d, batch %d)", run_dir, step, epoch,
                  batch_in_epoch)
-    else:
+    elif main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_yaml(cfg, run_dir / "train_config.yaml")
         vocab.save(run_dir / "vocab.json")
@@ -280,44 +316,57 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
     start_time = time.time()
 
     def out_of_time() -> bool:
-        return t.max_minutes > 0 and time.time() - start_time > 60 * t.max_minutes
+        # Every process must stop at the same step, so rank 0's clock decides for all.
+        late = main and t.max_minutes > 0 and time.time() - start_time > 60 * t.max_minutes
+        return any_process(late, device)
 
-    def checkpoint() -> Path:
-        return save_checkpoint(run_dir, {
-            "text_encoder": text_encoder.state_dict(), "image_encoder": image_encoder.state_dict(),
-            "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
-            "batch_in_epoch": batch_in_epoch, "rng": rng_state(), "config": to_dict(cfg),
-            "vocab": list(vocab.itos), "dataset": dataset_spec,
-            "wall_time_s": wall_before + time.time() - start_time}, step, t.keep_last)
+    def checkpoint() -> None:
+        rngs = gather_objects([rng_state()])  # a collective: every process takes part
+        if main:
+            save_checkpoint(run_dir, {
+                "text_encoder": text_encoder.state_dict(),
+                "image_encoder": image_encoder.state_dict(),
+                "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
+                "batch_in_epoch": batch_in_epoch, "rng": rngs[0], "rng_per_process": rngs,
+                "processes": world, "config": to_dict(cfg), "vocab": list(vocab.itos),
+                "dataset": dataset_spec, "wall_time_s": wall_before + time.time() - start_time},
+                step, t.keep_last)
 
-    logger = MetricsLogger(run_dir, t.tensorboard, resume_step=step if ckpt_path else None)
-    bar = tqdm(total=stop_at, initial=step, desc="DAMSM", disable=not progress,
+    logger = MetricsLogger(run_dir, t.tensorboard,
+                           resume_step=step if ckpt_path else None) if main else None
+    bar = tqdm(total=stop_at, initial=step, desc="DAMSM", disable=not (progress and main),
                dynamic_ncols=True, mininterval=2.0)
     window = {"n": 0, "images": 0, "t0": time.time()}
     sums: dict[str, float] = {}
     text_encoder.train()
     image_encoder.train()
     last_saved = step if ckpt_path else -1
+    timed_out = out_of_time()
     try:
-        while step < stop_at and not out_of_time():
+        while step < stop_at and not timed_out:
             if hasattr(dataset, "set_epoch"):
                 dataset.set_epoch(epoch)
             loader = DataLoader(
                 dataset, batch_sampler=EpochBatches(len(dataset), t.batch_size, t.seed, epoch,
-                                                    batch_in_epoch, tag=0x5EED),
+                                                    batch_in_epoch, rank, world, tag=0x5EED),
                 collate_fn=collate, num_workers=t.num_workers,
                 # An own generator: building a loader must not consume the global RNG, or a
                 # resumed run would draw different dropout masks than an uninterrupted one.
                 generator=torch.Generator().manual_seed(t.seed + epoch))
             for batch in loader:
+                batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v
+                         for k, v in batch.items()}
                 lr = lr_at(step, steps_per_epoch, t)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
+                # Every process computes the same loss over the whole batch, so they all stop
+                # here together on a non-finite one.
                 losses = damsm_losses(text_encoder, image_encoder, batch, t)
                 if not torch.isfinite(losses["loss"]):
                     raise TrainingDiverged(_diverged_message("loss", step, run_dir))
                 optimizer.zero_grad(set_to_none=True)
                 losses["loss"].backward()
+                sum_gradients(params)
                 norm = torch.nn.utils.clip_grad_norm_(params, t.grad_clip if t.grad_clip > 0
                                                       else float("inf"))
                 if not torch.isfinite(norm):
@@ -330,9 +379,9 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v.item()
                 window["n"] += 1
-                window["images"] += len(batch["image"])
+                window["images"] += len(batch["image"]) * world
                 bar.update(1)
-                if step % t.log_every == 0 or step == stop_at:
+                if main and (step % t.log_every == 0 or step == stop_at):
                     rate = window["images"] / max(time.time() - window["t0"], 1e-9)
                     means = {k: v / window["n"] for k, v in sums.items()}
                     logger.log(step, {**means, "lr": lr, "grad_norm": float(norm),
@@ -343,20 +392,24 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
                 if step % t.checkpoint_every == 0:
                     checkpoint()
                     last_saved = step
-                if step >= stop_at or out_of_time():
+                timed_out = out_of_time()
+                if step >= stop_at or timed_out:
                     break
-        if out_of_time():
+        if timed_out:
             log.info("train.max_minutes=%s reached at step %d", t.max_minutes, step)
         if last_saved != step:
             checkpoint()
     finally:
         bar.close()
-        logger.close()
+        if logger is not None:
+            logger.close()
 
     wall = wall_before + time.time() - start_time
-    export_damsm(run_dir, text_encoder, image_encoder, vocab, cfg, dataset_spec,
-                 {"steps": step, "epochs": round(step / steps_per_epoch, 3),
-                  "wall_time_s": round(wall, 1)})
+    if main:
+        export_damsm(run_dir, text_encoder, image_encoder, vocab, cfg, dataset_spec,
+                     {"steps": step, "epochs": round(step / steps_per_epoch, 3),
+                      "wall_time_s": round(wall, 1), "processes": world})
+    acc.wait_for_everyone()
     return run_dir
 
 
