@@ -12,6 +12,10 @@ Resume is exact: the data order is a pure function of (seed, epoch) (and each sa
 (seed, epoch, index)), and a checkpoint holds the weights, the optimiser, the RNG states and
 the position within the epoch, so a run interrupted and resumed ends with the same weights,
 bit for bit, as one that never stopped. The learning rate is a pure function of the step.
+
+Under ``torchrun`` (or ``accelerate launch``) the loop runs data parallel with
+``train.batch_size`` images per process; the losses still see the whole batch's negatives
+(:mod:`.distributed`).
 """
 
 from __future__ import annotations
