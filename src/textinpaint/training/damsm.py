@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.utils import broadcast, gather_object
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -49,16 +50,11 @@ from .checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from .distributed import (
-    any_process,
-    broadcast_parameters,
-    gather_batch,
-    gather_objects,
-    sum_gradients,
-)
+from .distributed import any_process, gather_batch, sum_gradients
 from .logger import MetricsLogger
 from .runtime import configure_threads
 from .sampler import EpochBatches
+from .schedule import linear_decay
 
 log = logging.getLogger(__name__)
 
@@ -174,11 +170,8 @@ def lr_at(step: int, steps_per_epoch: int, t: DamsmTrainLoop) -> float:
         progress = min(1.0, step / max(1, t.max_steps))
         decay = t.lr_min_factor + (1 - t.lr_min_factor) * 0.5 * (1 + math.cos(math.pi * progress))
     elif t.lr_schedule == "linear":
-        if not 0.0 <= t.lr_decay_start <= 1.0:
-            raise UserError(f"train.lr_decay_start must be in [0, 1], got {t.lr_decay_start}")
-        start = t.lr_decay_start * t.max_steps
-        progress = min(1.0, max(0.0, step - start) / max(1.0, t.max_steps - start))
-        decay = 1 - (1 - t.lr_min_factor) * progress
+        factor = linear_decay(step, t.max_steps, t.lr_decay_start)
+        decay = t.lr_min_factor + (1 - t.lr_min_factor) * factor
     elif t.lr_schedule == "epoch":
         decay = max(t.lr_decay ** (step / steps_per_epoch), t.lr_min_factor)
     else:
@@ -206,7 +199,7 @@ def damsm_losses(text_encoder: TextEncoder, image_encoder: ImageEncoder, batch: 
     same_text = (tokens[:, None] == tokens[None]).all(-1)
     exclude = same_text
     if t.mask_true_captions and "objects" in batch:
-        true = true_captions(gather_objects(batch["caption"]), gather_objects(batch["objects"]))
+        true = true_captions(gather_object(batch["caption"]), gather_object(batch["objects"]))
         exclude = exclude | torch.from_numpy(true).to(same_text.device)
     class_ids = gather_batch(batch["class_id"]) if t.mask_same_class else None
     w0, w1, _ = words_loss(local, words, word_mask, class_ids, t.gamma1, t.gamma2, t.gamma3,
@@ -296,7 +289,8 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
     text_encoder, image_encoder = build_encoders(cfg, len(vocab))
     text_encoder.to(device)
     image_encoder.to(device)
-    broadcast_parameters([text_encoder, image_encoder])  # every process starts from rank 0's
+    # Every process starts from rank 0's weights.
+    broadcast([*text_encoder.state_dict().values(), *image_encoder.state_dict().values()])
     params = list(text_encoder.parameters()) + list(image_encoder.parameters())
     optimizer = build_optimizer(params, t)
     step = epoch = batch_in_epoch = 0
@@ -325,7 +319,7 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
         return any_process(late, device)
 
     def checkpoint() -> None:
-        rngs = gather_objects([rng_state()])  # a collective: every process takes part
+        rngs = gather_object([rng_state()])  # a collective: every process takes part
         if main:
             save_checkpoint(run_dir, {
                 "text_encoder": text_encoder.state_dict(),

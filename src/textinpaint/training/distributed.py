@@ -10,7 +10,9 @@ exact on that process; summing the parameter gradients over processes
 batch.
 
 Processes are started by ``torchrun`` (or ``accelerate launch``); with one process every
-function here is the identity, so single-process training runs the same code.
+function here is the identity, so single-process training runs the same code. (Python
+objects and the starting weights travel with ``accelerate.utils.gather_object`` and
+``broadcast``.)
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ def world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
+def _all_gather(x: torch.Tensor) -> torch.Tensor:
+    parts = [torch.empty_like(x) for _ in range(world_size())]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts)
+
+
 class _GatherOwnGrad(torch.autograd.Function):
     """All-gather along dim 0 whose backward keeps only this process's slice of the gradient
     (every process computes the same loss, so that slice is already the full gradient)."""
@@ -31,9 +39,7 @@ class _GatherOwnGrad(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
         ctx.rank, ctx.n = dist.get_rank(), x.shape[0]
-        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, x.contiguous())
-        return torch.cat(parts)
+        return _all_gather(x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
@@ -45,22 +51,11 @@ def gather_batch(x: torch.Tensor) -> torch.Tensor:
     gradient flows back to this process's rows. Identity with one process."""
     if world_size() == 1:
         return x
-    if not x.requires_grad:
-        # Gloo gathers no bools: send them as bytes.
-        y = x.to(torch.uint8) if x.dtype == torch.bool else x.contiguous()
-        parts = [torch.empty_like(y) for _ in range(world_size())]
-        dist.all_gather(parts, y)
-        return torch.cat(parts).to(x.dtype)
-    return _GatherOwnGrad.apply(x)
-
-
-def gather_objects(values: list) -> list:
-    """Concatenate a Python list over processes in rank order (captions, scene objects)."""
-    if world_size() == 1:
-        return values
-    parts: list = [None] * world_size()
-    dist.all_gather_object(parts, values)
-    return [v for part in parts for v in part]
+    if x.requires_grad:
+        return _GatherOwnGrad.apply(x)
+    if x.dtype == torch.bool:  # Gloo gathers no bools: send them as bytes
+        return _all_gather(x.to(torch.uint8)).bool()
+    return _all_gather(x)
 
 
 def sum_gradients(params: list[torch.nn.Parameter]) -> None:
@@ -75,15 +70,6 @@ def sum_gradients(params: list[torch.nn.Parameter]) -> None:
         n = p.numel()
         p.grad = flat[offset:offset + n].view_as(p)
         offset += n
-
-
-def broadcast_parameters(modules: list[torch.nn.Module]) -> None:
-    """Give every process rank 0's parameters and buffers (identical starting weights)."""
-    if world_size() == 1:
-        return
-    for module in modules:
-        for tensor in [*module.parameters(), *module.buffers()]:
-            dist.broadcast(tensor.data, src=0)
 
 
 def any_process(flag: bool, device: torch.device | str = "cpu") -> bool:

@@ -48,6 +48,7 @@ from .inpaint_config import InpaintConfig
 from .logger import MetricsLogger
 from .model_card import model_card
 from .sampler import EpochBatches
+from .schedule import linear_decay
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,7 @@ class InpaintTrainer:
         self.run_dir = Path(run_dir)
         t = cfg.train
         # Checked first: a bad value must fail before data and networks are built.
-        if not 0.0 <= t.lr_decay_start <= 1.0:
-            raise UserError(f"train.lr_decay_start must be in [0, 1], got {t.lr_decay_start}")
+        linear_decay(0, t.max_steps, t.lr_decay_start)
         use_gpu = torch.cuda.is_available()
         self.acc = Accelerator(cpu=not use_gpu,
                                mixed_precision="bf16" if use_gpu and t.bf16 else "no")
@@ -161,10 +161,7 @@ class InpaintTrainer:
         resume needs no scheduler state), 1 until ``train.lr_decay_start`` × ``max_steps``,
         then falling linearly to 0 at ``max_steps``."""
         t = self.cfg.train
-        start = t.lr_decay_start * t.max_steps
-        if self.step < start:
-            return 1.0
-        return max(0.0, (t.max_steps - self.step) / max(t.max_steps - start, 1.0))
+        return linear_decay(self.step, t.max_steps, t.lr_decay_start)
 
     def train_step(self, batch: dict) -> dict[str, float]:
         """One discriminator and one generator update; returns the loss terms."""
