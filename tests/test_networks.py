@@ -16,6 +16,7 @@ from textinpaint.nn.conditioning import ConditioningAugmentation, kl_loss
 from textinpaint.nn.discriminator import DiscriminatorConfig, PatchDiscriminator
 from textinpaint.nn.fusion import FusionBlock, resize_image, resize_mask
 from textinpaint.nn.generator import GeneratorConfig, InpaintGenerator, count_parameters
+from textinpaint.nn.prefill import prefill
 from textinpaint.nn.unet import InputSizeError
 
 PRESETS = Path(__file__).resolve().parents[1] / "configs" / "inpaint"
@@ -172,7 +173,6 @@ def test_generator_masks_the_image_itself():
 
 @pytest.mark.parametrize("kind", ["pyramid", "telea", "ns"])
 def test_prefill_keeps_known_pixels_and_fills_a_flat_image_flat(kind):
-    from textinpaint.nn.prefill import prefill
 
     image, mask, *_ = batch(32)
     filled = prefill(kind, image * (1 - mask), mask)
@@ -194,6 +194,24 @@ def test_prefilled_generator_never_sees_hole_pixels(kind):
         a = gen(image, mask, words, sentence, word_mask)
         b = gen(leaked, mask, words, sentence, word_mask)
     assert torch.equal(a["final"], b["final"])
+
+
+@pytest.mark.parametrize("base", ["guess", "known", "coarse"])
+def test_fusion_blends_with_the_configured_base(base):
+    """The last stage's finest fusion block receives the guess, the masked image or the
+    coarse composite as what it blends its completion with."""
+    torch.manual_seed(0)
+    gen = InpaintGenerator(small(prefill="telea", fusion_base=base)).eval()
+    image, mask, words, sentence, word_mask = batch(32)
+    seen = {}
+    gen.refine.fusion["0"].register_forward_hook(
+        lambda module, args, output: seen.update(base=args[1]))
+    with torch.no_grad():
+        out = gen(image, mask, words, sentence, word_mask)
+    known = image * (1 - mask)
+    expected = {"guess": prefill("telea", known, mask), "known": known, "coarse": out["coarse"]}
+    assert torch.allclose(seen["base"], expected[base])
+    assert torch.equal(out["final"] * (1 - mask), known)
 
 
 def test_every_parameter_gets_a_gradient():
@@ -223,6 +241,8 @@ def test_size_that_does_not_fit_the_levels_is_a_clear_value_error():
         (dict(word_attention_levels=[4]), "word_attention_levels"),
         (dict(word_attention_levels=[]), "use_word_demand"),
         (dict(prefill="zeros"), "prefill"),
+        (dict(fusion_base="image"), "fusion_base"),
+        (dict(fusion_base="coarse", use_refine=False), "fusion_base"),
     ],
 )
 def test_bad_generator_config_names_the_key(changes, key):

@@ -43,6 +43,7 @@ from .unet import (
 )
 
 REFINE_INPUTS = ("mask", "masked_image")
+FUSION_BASES = ("guess", "known", "coarse")
 
 
 @dataclass
@@ -75,6 +76,12 @@ class GeneratorConfig:
     :mod:`textinpaint.nn.prefill`): a classical fill of the hole that the coarse encoder reads
     instead of zeros and that the fusion blocks blend their completions with; ``none`` is
     MMFL's and DFNet's zero fill.
+
+    ``fusion_base``: what the last stage's fusion blocks blend their completions with in the
+    hole: ``guess`` (the stages' starting guess: zeros, or the prefill), ``known`` (the masked
+    image, zeros in the hole, as DFNet) or ``coarse`` (the coarse stage's composite; needs the
+    refine stage). With a prefill as the base the learned alphas can settle on mostly keeping
+    it, which starves the decoder of gradient; ``known`` forces the network to paint the hole.
     """
 
     conv_kind: str = "light"
@@ -106,6 +113,7 @@ class GeneratorConfig:
     use_structure: bool = True
     num_structure_scales: int = 3
     prefill: str = "none"
+    fusion_base: str = "guess"
 
     def __post_init__(self) -> None:
         _check_choice("conv_kind", self.conv_kind, CONV_KINDS)
@@ -113,6 +121,10 @@ class GeneratorConfig:
         _check_choice("norm", self.norm, NORMS)
         _check_choice("refine_input", self.refine_input, REFINE_INPUTS)
         _check_choice("prefill", self.prefill, PREFILLS)
+        _check_choice("fusion_base", self.fusion_base, FUSION_BASES)
+        if self.fusion_base == "coarse" and not self.use_refine:
+            raise ConfigError("config key 'fusion_base' is 'coarse' but there is no refine "
+                              "stage: set use_refine: true or fusion_base: guess")
         for name in ("num_levels", "refine_num_levels"):
             _check_range(name, getattr(self, name), 1, 10)
         for name in ("base_channels", "refine_base_channels"):
@@ -396,7 +408,8 @@ class InpaintGenerator(nn.Module):
             words, out["word_weights"] = self.word_demand(
                 feats[self.demand_level], words, word_mask
             )
-        stage = self.coarse.decode(feats, guess, mask, cond, words, word_mask)
+        base = known if self.cfg.fusion_base == "known" else guess
+        stage = self.coarse.decode(feats, base, mask, cond, words, word_mask)
         out["coarse_raw"] = stage["fill"]
         out["coarse"] = known + stage["fill"] * mask
         out["word_attention"] = stage["attention"]
@@ -405,8 +418,10 @@ class InpaintGenerator(nn.Module):
         else:
             second = mask if self.cfg.refine_input == "mask" else known
             refine_in = torch.cat([out["coarse"], second], dim=1)
+            if self.cfg.fusion_base == "coarse":
+                base = out["coarse"]
             stage = self.refine.decode(
-                self.refine.encode(refine_in), guess, mask, words=words, word_mask=word_mask
+                self.refine.encode(refine_in), base, mask, words=words, word_mask=word_mask
             )
             out["final_raw"] = stage["fill"]
             out["final"] = known + stage["fill"] * mask
