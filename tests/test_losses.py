@@ -10,6 +10,7 @@ from textinpaint.losses.adversarial import get_gan_loss
 from textinpaint.losses.reconstruction import (
     masked_l1,
     multiscale_l1,
+    raw_completion_l1,
     text_guided_attention_loss,
 )
 from textinpaint.losses.structure import (
@@ -47,6 +48,17 @@ def test_multiscale_l1_compares_each_scale_to_the_resized_target():
     assert multiscale_l1(scales, target) == 0
     shifted = [s + 0.3 for s in scales]
     assert torch.isclose(multiscale_l1(shifted, target), torch.tensor(0.3))
+
+
+def test_raw_completion_l1_counts_only_each_scales_hole():
+    target = torch.zeros(1, 3, 8, 8)
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., :2, :2] = 1  # one pixel of the 4×4 scale, four of the 8×8 scale
+    raws = [torch.full((1, 3, 4, 4), 0.2), torch.full((1, 3, 8, 8), 0.6)]
+    raws[0][..., 1:, 1:] = 9.0  # errors outside the hole cost nothing
+    raws[1][..., 4:, 4:] = 9.0
+    assert torch.isclose(raw_completion_l1(raws, target, mask), torch.tensor(0.4))
+    assert raw_completion_l1(raws, target, torch.zeros_like(mask)) == 0
 
 
 def test_text_guided_attention_loss():

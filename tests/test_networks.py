@@ -54,6 +54,7 @@ def check_outputs(out, cfg, image, t):
     assert [s.shape[-1] for s in out["scales"]] == [w >> level for level in levels]
     assert out["scales"][-1] is out["final"]
     assert len(out["alphas"]) == (cfg.num_fusion_scales if cfg.use_fusion else 0)
+    assert [r.shape[1:] for r in out["raws"]] == [(3, *a.shape[2:]) for a in out["alphas"]]
     n_struct = cfg.num_structure_scales if cfg.use_structure else 0
     assert [s.shape for s in out["structure"]] == [
         (b, 6, h >> level, w >> level) for level in range(n_struct, 0, -1)

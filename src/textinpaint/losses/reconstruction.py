@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..nn.fusion import resize_image
+from ..nn.fusion import resize_image, resize_mask
 
 
 def masked_l1(
@@ -31,6 +31,25 @@ def multiscale_l1(scales: list[Tensor], target: Tensor) -> Tensor:
     (:func:`textinpaint.nn.fusion.resize_image`), so known pixels cost nothing at any scale.
     """
     losses = [F.l1_loss(s, resize_image(target, tuple(s.shape[-2:]))) for s in scales]
+    return torch.stack(losses).mean()
+
+
+def raw_completion_l1(raws: list[Tensor], target: Tensor, mask: Tensor) -> Tensor:
+    """Mean over scales of the hole L1 of the fusion blocks' completions before blending.
+
+    A fusion block's output is ``alpha * raw + (1 - alpha) * base``; supervised only through
+    it, ``raw`` learns at the rate alpha lets through, and alpha closes wherever ``raw`` is
+    still worse than the base — a gate that can starve its own branch. Supervising ``raw``
+    directly keeps it learning whatever alpha does. Targets and holes are resized as the
+    generator resizes them (:mod:`textinpaint.nn.fusion`); each scale's term is the mean over
+    its hole pixels (0 where a scale has none).
+    """
+    losses = []
+    for raw in raws:
+        size = tuple(raw.shape[-2:])
+        hole = resize_mask(mask, size).to(raw.dtype).expand_as(raw)
+        err = (raw - resize_image(target, size)).abs() * hole
+        losses.append(err.sum() / hole.sum().clamp_min(1.0))
     return torch.stack(losses).mean()
 
 

@@ -276,7 +276,7 @@ class _Stage(nn.Module):
         """Run the decoder: ``fill``, ``scales``, ``alphas``, ``structure``, ``attention``."""
         L = self.num_levels
         h = feats[L]
-        out = {"scales": [], "alphas": [], "structure": [], "attention": None}
+        out = {"scales": [], "alphas": [], "raws": [], "structure": [], "attention": None}
         for level in range(L, -1, -1):
             key = str(level)
             if level == self.attention_level:
@@ -291,9 +291,10 @@ class _Stage(nn.Module):
                 parts.append(context)
             z = torch.cat(parts, dim=1)
             if key in self.fusion:
-                completion, alpha, _, blend = self.fusion[key](z, masked_image, mask)
+                completion, alpha, raw, blend = self.fusion[key](z, masked_image, mask)
                 out["scales"].append(completion)
                 out["alphas"].append(alpha)
+                out["raws"].append(raw)
                 parts = [z, completion]
                 if level == 0:
                     out["fill"] = blend
@@ -324,7 +325,8 @@ class InpaintGenerator(nn.Module):
       ``coarse`` without a refine stage); ``coarse_raw``, ``final_raw``: their fills before
       compositing (with fusion, ``final_raw`` is the full-resolution fusion blend);
     * ``scales``: composited completions per fusion level, coarsest first, ending with
-      ``final`` (just ``[final]`` without fusion); ``alphas``: the fusion alphas;
+      ``final`` (just ``[final]`` without fusion); ``alphas``: the fusion alphas; ``raws``:
+      the fusion blocks' completions before blending (``B×3×h×w``, coarsest first);
     * ``structure``: predicted Sobel maps ``B×6×h×w`` (coarsest first, channels ordered
       R dx, R dy, G dx, G dy, B dx, B dy, as :func:`textinpaint.losses.structure.sobel_gradients`);
     * ``word_attention``: ``B×T×h×w`` maps of the finest word-attention layer of the last stage
@@ -428,5 +430,6 @@ class InpaintGenerator(nn.Module):
             if stage["attention"] is not None:
                 out["word_attention"] = stage["attention"]
         out["scales"] = stage["scales"][:-1] + [out["final"]]
-        out["alphas"], out["structure"] = stage["alphas"], stage["structure"]
+        out["alphas"], out["raws"] = stage["alphas"], stage["raws"]
+        out["structure"] = stage["structure"]
         return out

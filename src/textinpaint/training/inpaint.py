@@ -36,7 +36,12 @@ from ..data import build_dataset, collate, parse_dataset_spec
 from ..errors import UserError
 from ..losses.adversarial import get_gan_loss
 from ..losses.damsm import sentence_loss, words_loss
-from ..losses.reconstruction import masked_l1, multiscale_l1, text_guided_attention_loss
+from ..losses.reconstruction import (
+    masked_l1,
+    multiscale_l1,
+    raw_completion_l1,
+    text_guided_attention_loss,
+)
 from ..losses.structure import pyramid_structure_loss
 from ..model_folder import Damsm, load_damsm, save_model, write_json
 from ..nn.conditioning import kl_loss
@@ -203,6 +208,8 @@ class InpaintTrainer:
                 out["coarse_raw"].float(), image, mask, lc.hole, lc.valid)
         if lc.multiscale and len(out["alphas"]):
             terms["multiscale"] = multiscale_l1([s.float() for s in out["scales"]], image)
+        if lc.raw and out["raws"]:
+            terms["raw"] = raw_completion_l1([r.float() for r in out["raws"]], image, mask)
         if lc.structure and out["structure"]:
             terms["structure"] = pyramid_structure_loss(
                 [s.float() for s in out["structure"]], image, lc.grad_alpha, lc.edge_alpha)
@@ -217,7 +224,8 @@ class InpaintTrainer:
                         batch["class_id"].to(self.device)).float()
             if lc.kl and out["mu"] is not None:
                 terms["kl"] = kl_loss(out["mu"].float(), out["logvar"].float())
-        weights = {"rec": 1.0, "multiscale": lc.multiscale, "structure": lc.structure,
+        weights = {"rec": 1.0, "multiscale": lc.multiscale, "raw": lc.raw,
+                   "structure": lc.structure,
                    "tga": lc.tga, "matching": lc.matching, "kl": lc.kl,
                    "adversarial": lc.adversarial}
         g_loss = sum(weights[k] * v for k, v in terms.items())

@@ -14,7 +14,9 @@ class LossConfig:
 
     ``hole``/``valid``: reconstruction L1 of the final fill inside and outside the hole, each
     averaged over its own region; ``coarse``: the same for the coarse stage, relative to the
-    final one; ``multiscale``: DFNet's L1 on every fusion output; ``tga``: MMFL's text-guided
+    final one; ``multiscale``: DFNet's L1 on every fusion output; ``raw``: hole L1 of every
+    fusion block's completion before its alpha blend (see
+    :func:`~textinpaint.losses.reconstruction.raw_completion_l1`); ``tga``: MMFL's text-guided
     attention L1; ``matching``: DAMSM word + sentence losses of the output (frozen encoders);
     ``structure``: the pyramid structure loss on the predicted Sobel maps (``grad_alpha``,
     ``edge_alpha`` inside it); ``adversarial``: the GAN term (``gan``: ``ralsgan`` or
@@ -25,6 +27,7 @@ class LossConfig:
     valid: float = 1.0
     coarse: float = 1.0
     multiscale: float = 1.0
+    raw: float = 0.0
     tga: float = 1.0
     matching: float = 0.001
     structure: float = 1.0
