@@ -121,6 +121,8 @@ VARIANTS = {
     "no-word-demand": dict(use_word_demand=False),
     "image-only": dict(use_text=False),
     "prefill-telea": dict(prefill="telea"),
+    "full-resolution-stems": dict(stem=True, refine_stem=True, prefill="telea",
+                                  conv_kind="pix2pix"),
     "prefill-pyramid": dict(prefill="pyramid", use_refine=False, num_levels=3,
                             word_attention_levels=[2]),
 }  # fmt: skip
@@ -213,6 +215,18 @@ def test_fusion_blends_with_the_configured_base(base):
     expected = {"guess": prefill("telea", known, mask), "known": known, "coarse": out["coarse"]}
     assert torch.allclose(seen["base"], expected[base])
     assert torch.equal(out["final"] * (1 - mask), known)
+
+
+def test_stem_gives_the_finest_decoder_level_a_full_resolution_skip():
+    plain = InpaintGenerator(small())
+    stemmed = InpaintGenerator(small(stem=True, refine_stem=True))
+    for stage in ("coarse", "refine"):
+        a, b = getattr(plain, stage), getattr(stemmed, stage)
+        assert a.stem is None and not a._has_skip(0)
+        assert b.stem is not None and b._has_skip(0)
+    # The finest fusion block reads the upsampled feature and the level-0 skip.
+    width = stemmed.refine.fusion["0"].to_rgb.in_channels
+    assert width == 2 * plain.refine.fusion["0"].to_rgb.in_channels
 
 
 def test_every_parameter_gets_a_gradient():

@@ -53,6 +53,9 @@ class GeneratorConfig:
 
     Coarse stage: ``conv_kind`` (``pix2pix`` | ``dilated`` | ``light``), ``base_channels``,
     ``max_channels``, ``num_levels`` (inputs must be multiples of ``2**num_levels``),
+    ``stem`` (a full-resolution 3×3 stem whose output is the decoder's level-0 skip: without
+    it the finest decoder level rebuilds the image from half-resolution features; the
+    ``dilated`` kind always has one),
     ``bottleneck_blocks`` (dilated residual blocks at the bottleneck), ``norm``
     (``instance`` | ``batch`` | ``none``, shared by both stages).
 
@@ -88,6 +91,7 @@ class GeneratorConfig:
     base_channels: int = 32
     max_channels: int = 256
     num_levels: int = 5
+    stem: bool = False
     bottleneck_blocks: int = 2
     norm: str = "instance"
     use_text: bool = True
@@ -103,6 +107,7 @@ class GeneratorConfig:
     refine_base_channels: int = 32
     refine_max_channels: int = 256
     refine_num_levels: int = 5
+    refine_stem: bool = False
     refine_bottleneck_blocks: int = 2
     refine_word_attention: bool = True
     use_attention_layer: bool = True
@@ -197,6 +202,7 @@ class _Stage(nn.Module):
         bottleneck_blocks: int,
         norm: str,
         *,
+        stem: bool = False,
         sentence_level: int | None = None,
         cond_dim: int = 0,
         word_levels: tuple[int, ...] = (),
@@ -212,7 +218,7 @@ class _Stage(nn.Module):
         self.channels = ch
         self.sentence_level = sentence_level
         self.attention_level = attention_level
-        self.stem = make_stem(kind, in_channels, ch[0])
+        self.stem = make_stem(kind, in_channels, ch[0], stem)
         cin = in_channels if self.stem is None else ch[0]
         self.downs = nn.ModuleList()
         for level in range(1, L + 1):
@@ -353,7 +359,7 @@ class InpaintGenerator(nn.Module):
         )
         self.coarse = _Stage(
             4, cfg.conv_kind, cfg.base_channels, cfg.max_channels, cfg.num_levels,
-            cfg.bottleneck_blocks, cfg.norm,
+            cfg.bottleneck_blocks, cfg.norm, stem=cfg.stem,
             sentence_level=sentence_level if text else None, cond_dim=cfg.cond_dim,
             word_levels=word_levels, word_dim=cfg.word_dim,
             **({} if cfg.use_refine else last_parts),
@@ -367,7 +373,7 @@ class InpaintGenerator(nn.Module):
             self.refine = _Stage(
                 4 if cfg.refine_input == "mask" else 6, cfg.refine_conv_kind,
                 cfg.refine_base_channels, cfg.refine_max_channels, cfg.refine_num_levels,
-                cfg.refine_bottleneck_blocks, cfg.norm,
+                cfg.refine_bottleneck_blocks, cfg.norm, stem=cfg.refine_stem,
                 word_levels=word_levels if cfg.refine_word_attention else (),
                 word_dim=cfg.word_dim, **last_parts,
             )  # fmt: skip

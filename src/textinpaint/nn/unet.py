@@ -63,9 +63,13 @@ def _block(conv: nn.Module, norm: str, ch: int, act: nn.Module) -> list[nn.Modul
     return [conv, _norm(norm, ch), act]
 
 
-def make_stem(kind: str, cin: int, cout: int) -> nn.Module | None:
-    """Full-resolution stem producing the level-0 skip feature, or None for kinds without."""
-    if kind != "dilated":
+def make_stem(kind: str, cin: int, cout: int, stem: bool = False) -> nn.Module | None:
+    """Full-resolution stem producing the level-0 skip feature, or None.
+
+    ``dilated`` always has one (MMFL's refine network); other kinds get one when ``stem`` is
+    true, which gives their decoder a full-resolution skip connection.
+    """
+    if kind != "dilated" and not stem:
         return None
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.LeakyReLU(0.2))
 
