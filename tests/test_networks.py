@@ -176,7 +176,6 @@ def test_generator_masks_the_image_itself():
 
 @pytest.mark.parametrize("kind", ["pyramid", "telea", "ns"])
 def test_prefill_keeps_known_pixels_and_fills_a_flat_image_flat(kind):
-
     image, mask, *_ = batch(32)
     filled = prefill(kind, image * (1 - mask), mask)
     known = (mask == 0).expand_as(image)
