@@ -5,8 +5,8 @@ captions, prints one table row: hole L1 of the coarse stage's and of the final c
 mean fusion alpha inside the hole at each fusion scale (1 = the network's completion, 0 = what
 the fusion block blends it with, see ``generator.fusion_base``), and the final fill's hole L1
 after a Gaussian blur of σ 1 and 2 px (if blurring lowers it, the fill's error is in fine
-detail; if not, in what the fill says). Hole L1 is measured as ``textinpaint evaluate`` does
-(images in [0, 1], mean over each image's hole, then over images).
+detail; if not, in what the fill says). Hole L1 is ``textinpaint evaluate``'s
+(:func:`textinpaint.evaluation.metrics.image_metrics`).
 
     python benchmarks/stages.py --models models/birds-128,runs/RUN --limit 40
 """
@@ -19,14 +19,14 @@ import kornia
 import torch
 
 from textinpaint.evaluation.evalset import build_eval_set
+from textinpaint.evaluation.metrics import image_metrics, to_unit
 from textinpaint.model_folder import load_model
 from textinpaint.nn.fusion import resize_mask
 
 
 def hole_l1(fill: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-image mean absolute error over the hole, images in [-1, 1] scored in [0, 1]."""
-    err = (fill.float().clamp(-1, 1) - image).abs() / 2 * mask
-    return err.sum(dim=(1, 2, 3)) / (mask.sum(dim=(1, 2, 3)) * 3).clamp_min(1)
+    """Per-image hole L1 of network images in [-1, 1], exactly as ``textinpaint evaluate``."""
+    return image_metrics(to_unit(fill), to_unit(image), mask)["l1_hole"]
 
 
 def blurred(final: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, sigma: float):

@@ -280,7 +280,8 @@ class _Stage(nn.Module):
         words: Tensor | None = None,
         word_mask: Tensor | None = None,
     ) -> dict:
-        """Run the decoder: ``fill``, ``scales``, ``alphas``, ``structure``, ``attention``."""
+        """Run the decoder: ``fill``, ``scales``, ``alphas``, ``raws``, ``structure``,
+        ``attention``."""
         L = self.num_levels
         h = feats[L]
         out = {"scales": [], "alphas": [], "raws": [], "structure": [], "attention": None}

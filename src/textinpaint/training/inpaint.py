@@ -53,7 +53,7 @@ from .inpaint_config import InpaintConfig
 from .logger import MetricsLogger
 from .model_card import model_card
 from .sampler import EpochBatches
-from .schedule import linear_decay
+from .schedule import check_decay_start, linear_decay
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class InpaintTrainer:
         self.run_dir = Path(run_dir)
         t = cfg.train
         # Checked first: a bad value must fail before data and networks are built.
-        linear_decay(0, t.max_steps, t.lr_decay_start)
+        check_decay_start(t.lr_decay_start)
         use_gpu = torch.cuda.is_available()
         self.acc = Accelerator(cpu=not use_gpu,
                                mixed_precision="bf16" if use_gpu and t.bf16 else "no")
@@ -225,9 +225,8 @@ class InpaintTrainer:
             if lc.kl and out["mu"] is not None:
                 terms["kl"] = kl_loss(out["mu"].float(), out["logvar"].float())
         weights = {"rec": 1.0, "multiscale": lc.multiscale, "raw": lc.raw,
-                   "structure": lc.structure,
-                   "tga": lc.tga, "matching": lc.matching, "kl": lc.kl,
-                   "adversarial": lc.adversarial}
+                   "structure": lc.structure, "tga": lc.tga, "matching": lc.matching,
+                   "kl": lc.kl, "adversarial": lc.adversarial}
         g_loss = sum(weights[k] * v for k, v in terms.items())
         if not (torch.isfinite(g_loss) and torch.isfinite(d_loss)):
             bad = [k for k, v in {**terms, "d": d_loss}.items() if not torch.isfinite(v)]

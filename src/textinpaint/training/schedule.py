@@ -5,6 +5,12 @@ from __future__ import annotations
 from ..errors import UserError
 
 
+def check_decay_start(decay_start: float) -> None:
+    """Raise :class:`UserError` unless ``train.lr_decay_start`` is in [0, 1]."""
+    if not 0.0 <= decay_start <= 1.0:
+        raise UserError(f"train.lr_decay_start must be in [0, 1], got {decay_start}")
+
+
 def linear_decay(step: int, max_steps: int, decay_start: float) -> float:
     """pix2pix's schedule as a factor of the learning rate: 1 until ``decay_start`` ×
     ``max_steps``, then a straight line to 0 at ``max_steps``. A pure function of the step,
@@ -13,8 +19,7 @@ def linear_decay(step: int, max_steps: int, decay_start: float) -> float:
     Raises:
         UserError: ``decay_start`` (``train.lr_decay_start``) outside [0, 1].
     """
-    if not 0.0 <= decay_start <= 1.0:
-        raise UserError(f"train.lr_decay_start must be in [0, 1], got {decay_start}")
+    check_decay_start(decay_start)
     start = decay_start * max_steps
     if step < start:
         return 1.0
