@@ -98,6 +98,18 @@ def test_bad_lr_decay_start_is_refused(tmp_path, damsm_dir):
                        tmp_path / "run")
 
 
+def test_max_minutes_ends_the_run_and_holds_across_resume(tmp_path, damsm_dir):
+    def steps_done(cfg, **kw):
+        train_inpaint(cfg, "shapes", damsm_dir, tmp_path / "run", max_steps=4, **kw)
+        return json.loads((tmp_path / "run" / "config.json").read_text())["steps"]
+
+    spent = tiny_cfg("train.shapes_length=16", "train.max_minutes=1e-6")
+    assert steps_done(spent) == 1  # the first step spends the budget: checkpoint, export
+    assert steps_done(spent, resume=True) == 1  # the budget counts the resumed run's time
+    assert steps_done(tiny_cfg("train.shapes_length=16", "train.max_minutes=60"),
+                      resume=True) == 4
+
+
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, damsm_dir):
     cfg = tiny_cfg("train.checkpoint_every=1", "train.shapes_length=16")
     run = tmp_path / "run"

@@ -49,6 +49,7 @@ from ..nn.discriminator import PatchDiscriminator
 from ..nn.generator import InpaintGenerator, count_parameters
 from ..visualize import caption_grid
 from .checkpoint import find_latest, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .distributed import any_process
 from .inpaint_config import InpaintConfig
 from .logger import MetricsLogger
 from .model_card import model_card
@@ -333,7 +334,7 @@ class InpaintTrainer:
         bar = tqdm(total=total, initial=self.step, disable=not main, dynamic_ncols=True,
                    desc=f"train {self.preset}")
         last_time, last_step = time.time(), self.step
-        while self.step < total:
+        while self.step < total and not self._out_of_time():
             epoch, start = divmod(self.step, self.steps_per_epoch)
             for batch in self._loader(epoch, start):
                 t0 = time.time()
@@ -356,8 +357,10 @@ class InpaintTrainer:
                     self.save_samples()
                 if t.checkpoint_every and self.step % t.checkpoint_every == 0:
                     self._checkpoint()
-                if self.step >= total:
+                if self.step >= total or self._out_of_time():
                     break
+        if self._out_of_time():
+            log.info("train.max_minutes=%s reached at step %d", t.max_minutes, self.step)
         bar.close()
         self.acc.wait_for_everyone()
         if main:
@@ -368,6 +371,12 @@ class InpaintTrainer:
             logger.close()
         self.acc.wait_for_everyone()
         return self.run_dir
+
+    def _out_of_time(self) -> bool:
+        # Every process must stop at the same step, so rank 0's clock decides for all.
+        limit = self.cfg.train.max_minutes
+        late = self.acc.is_main_process and limit > 0 and self.wall_time >= 60 * limit
+        return any_process(late, self.device)
 
     def _checkpoint(self) -> None:
         if self.acc.is_main_process:

@@ -54,6 +54,9 @@ class TrainConfig:
     # (pix2pix's schedule: 0.5); 1.0 keeps them constant (MMFL). The schedule reads
     # ``train.max_steps``; ``--max-steps`` only ends a run early.
     lr_decay_start: float = 1.0
+    # Stop (checkpoint and export) once the run's training time, summed over resumes, reaches
+    # this many minutes; 0 = no limit. It sets equal wall-clock budgets across presets.
+    max_minutes: float = 0.0
     grad_clip: float = 1.0  # max gradient norm; 0 switches clipping off
     ema_decay: float = 0.999
     masks: str = "mix"  # mask spec of the training holes
