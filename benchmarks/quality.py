@@ -12,14 +12,17 @@ the log is the recipe)::
 
 then writes ``OUT/quality.md``: every method (the three models and the telea/ns/mean
 baselines) under both mask protocols, with R-precision and the text gain of the two text
-models. Equal budget: the same number of steps and the same batch size for every preset,
-and the training time of each is reported.
+models, a per-bucket table for the irregular masks, and each model's budget (images seen and
+training time, read from its ``config.json``). Equal budget: the same number of steps and the
+same batch size for every preset, or with ``--minutes M`` the same training time
+(``train.max_minutes``): MMFL's big U-Nets see fewer images in it.
 
 MMFL's 8-level U-Nets need multiples of 256 px; at 128 px it trains with 7 levels in both
 stages (``generator.num_levels=7 generator.refine_num_levels=7``): the same network minus its
 1×1 bottom level, every other level unchanged.
 
     python benchmarks/quality.py --out runs/quality --max-steps 2000
+    python benchmarks/quality.py --out runs/quality --minutes 60
     python benchmarks/quality.py --out runs/quality --models mmfl=DIR,full=DIR,image-only=DIR
 """
 
@@ -94,8 +97,11 @@ def train_all(args) -> tuple[dict[str, Path], dict[str, float]]:
         out = args.out / preset
         cmd = textinpaint() + ["train", "--dataset", cub, "--preset", preset, "--damsm",
                                str(damsm), "--out", str(out), "--resolution",
-                               str(args.resolution), "--max-steps", str(args.max_steps),
-                               f"train.batch_size={args.batch_size}"]
+                               str(args.resolution), f"train.batch_size={args.batch_size}"]
+        if args.max_steps:
+            cmd += ["--max-steps", str(args.max_steps)]
+        if args.minutes:
+            cmd += [f"train.max_minutes={args.minutes}"]
         cmd += level_overrides(preset, args.resolution)
         seconds[preset] = run(cmd, args.dry_run)
         models[preset] = model_folder(out)
@@ -126,8 +132,36 @@ def _f(x, digits=4) -> str:
     return "–" if x is None else f"{round(x, digits) + 0.0:.{digits}f}"  # no "-0.000"
 
 
-def write_table(outs: dict[str, Path], seconds: dict[str, float], path: Path) -> str:
-    """One markdown table of every method under every protocol, plus text gains."""
+def budget_lines(models: dict[str, Path]) -> list[str]:
+    """Each model's training budget as its model folder records it."""
+    lines = []
+    for name, folder in models.items():
+        info = json.loads((folder / "config.json").read_text())
+        if "images_seen" in info:
+            lines.append(f"- {name}: {info['images_seen']:,} images seen, "
+                         f"{info.get('wall_time_s', 0) / 60:.1f} min of training "
+                         f"({info.get('hardware', '?')})")
+    return lines
+
+
+def bucket_tables(data: dict) -> list[str]:
+    """Hole L1 / hole PSNR of every method per hole-area bucket (where the protocol has them)."""
+    first = next(iter(data["results"].values()))
+    buckets = first.get("buckets") or {}
+    if len(buckets) < 2:  # the centre hole is one bucket: the main table says it all
+        return []
+    head = [f"{b} (n={v['n']})" for b, v in buckets.items()]
+    lines = ["| method | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
+    for name, r in data["results"].items():
+        cells = [f"{_f(v['l1_hole'])} / {_f(v['psnr_hole'], 2)}" for v in r["buckets"].values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return ["", f"Hole L1 ↓ / hole PSNR ↑ per hole-area bucket, `{data['masks']}`:", ""] + lines
+
+
+def write_table(outs: dict[str, Path], seconds: dict[str, float], path: Path,
+                models: dict[str, Path] | None = None) -> str:
+    """One markdown table of every method under every protocol, plus text gains, the
+    irregular masks' buckets and each model's budget."""
     lines = ["# Quality on CUB (test split)", ""]
     head = ["protocol", "method", "L1 hole ↓", "PSNR hole ↑", "SSIM hole ↑", "PSNR ↑",
             "SSIM ↑", "R-prec ↑", "Δ PSNR hole (vs mismatched)", "Δ R-prec (vs mismatched)"]
@@ -147,8 +181,12 @@ def write_table(outs: dict[str, Path], seconds: dict[str, float], path: Path) ->
     lines += settings + [""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
+    for out in outs.values():
+        lines += bucket_tables(json.loads((out / "metrics.json").read_text()))
+    if models:
+        lines += ["", "Budgets:"] + budget_lines(models)
     if any(seconds.values()):
-        lines += ["", "Training wall time (equal steps and batch size): " + ", ".join(
+        lines += ["", "Wall time of each training command: " + ", ".join(
             f"{k} {v / 60:.1f} min" for k, v in seconds.items())]
     lines += ["", "Metric definitions and the R-precision judge: see each report's Protocol."]
     text = "\n".join(lines) + "\n"
@@ -181,12 +219,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-damsm", type=Path, default=None,
                    help="one DAMSM to judge R-precision of all models (default: their own)")
     p.add_argument("--resolution", type=int, default=128)
-    p.add_argument("--max-steps", type=int, default=2000, help="training steps per preset")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="training steps per preset (default 2000 unless --minutes is given)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="equal training time instead: train.max_minutes for every preset")
     p.add_argument("--batch-size", type=int, default=8, help="training batch, every preset")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N test images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dry-run", action="store_true", help="print the commands only")
     args = p.parse_args(argv)
+    if args.max_steps is None and args.minutes is None:
+        args.max_steps = 2000
     args.out.mkdir(parents=True, exist_ok=True)
     if args.models:
         models, seconds = parse_models(args.models), {}
@@ -194,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         models, seconds = train_all(args)
     outs = evaluate_all(args, models)
     if not args.dry_run:
-        print(write_table(outs, seconds, args.out / "quality.md"))
+        print(write_table(outs, seconds, args.out / "quality.md", models))
     return 0
 
 
