@@ -42,6 +42,24 @@ def test_masked_l1_weights_each_region_by_its_own_area():
     )
 
 
+def test_masked_l1_per_image_weighs_small_holes_like_large_ones():
+    target = torch.zeros(2, 1, 4, 4)
+    mask = torch.zeros(2, 1, 4, 4)
+    mask[0, 0, 0, 0] = 1  # image 0: a one-pixel hole filled with error 1
+    mask[1, 0, :2, :2] = 1  # image 1: a four-pixel hole filled exactly
+    pred = target.clone()
+    pred[0, 0, 0, 0] = 1.0
+    by_pixels = masked_l1(pred, target, mask, valid_weight=0.0)
+    by_images = masked_l1(pred, target, mask, valid_weight=0.0, per_image=True)
+    assert torch.isclose(by_pixels, torch.tensor(1 / 5))
+    assert torch.isclose(by_images, torch.tensor((1 + 0) / 2))
+    # no hole in one image: its hole term is 0, its known pixels still count
+    pred[1] = 0.5
+    mask[1] = 0
+    both = masked_l1(pred, target, mask, hole_weight=1.0, valid_weight=1.0, per_image=True)
+    assert torch.isclose(both, torch.tensor((1 + 0) / 2 + (0 + 0.5) / 2))
+
+
 def test_multiscale_l1_compares_each_scale_to_the_resized_target():
     target = torch.rand(2, 3, 16, 16) * 2 - 1
     scales = [resize_image(target, (s, s)) for s in (4, 8, 16)]

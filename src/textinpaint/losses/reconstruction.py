@@ -10,17 +10,22 @@ from ..nn.fusion import resize_image, resize_mask
 
 
 def masked_l1(
-    pred: Tensor, target: Tensor, mask: Tensor, hole_weight: float = 1.0, valid_weight: float = 1.0
+    pred: Tensor, target: Tensor, mask: Tensor, hole_weight: float = 1.0,
+    valid_weight: float = 1.0, per_image: bool = False,
 ) -> Tensor:
     """``hole_weight * L1(hole) + valid_weight * L1(known)``, each the mean over its own region.
 
     Normalising each term by its own area makes the weights mean what they say whatever the
     hole's size; an empty region contributes 0. ``mask`` is ``B×1×H×W``, 1 = hole.
+    ``per_image``: each region's mean is taken per image and then averaged over the batch, as
+    the evaluation scores (a thin stroke then weighs as much as a half-image hole); otherwise
+    over all the batch's pixels of the region, where large holes dominate.
     """
     err = (pred - target).abs()
     mask = mask.to(err.dtype).expand_as(err)
-    hole = (err * mask).sum() / mask.sum().clamp_min(1.0)
-    valid = (err * (1 - mask)).sum() / (1 - mask).sum().clamp_min(1.0)
+    dims = (1, 2, 3) if per_image else (0, 1, 2, 3)
+    hole = ((err * mask).sum(dims) / mask.sum(dims).clamp_min(1.0)).mean()
+    valid = ((err * (1 - mask)).sum(dims) / (1 - mask).sum(dims).clamp_min(1.0)).mean()
     return hole_weight * hole + valid_weight * valid
 
 

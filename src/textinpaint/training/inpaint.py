@@ -203,10 +203,11 @@ class InpaintTrainer:
             fake = d_plain(out["final"], mask, d_sentence).float()
         d_plain.requires_grad_(True)
         terms["adversarial"] = self.g_loss_fn(real.detach(), fake)
-        terms["rec"] = masked_l1(out["final_raw"].float(), image, mask, lc.hole, lc.valid)
+        terms["rec"] = masked_l1(out["final_raw"].float(), image, mask, lc.hole, lc.valid,
+                                 lc.per_image)
         if self.cfg.generator.use_refine and lc.coarse:
             terms["rec"] = terms["rec"] + lc.coarse * masked_l1(
-                out["coarse_raw"].float(), image, mask, lc.hole, lc.valid)
+                out["coarse_raw"].float(), image, mask, lc.hole, lc.valid, lc.per_image)
         if lc.multiscale and len(out["alphas"]):
             terms["multiscale"] = multiscale_l1([s.float() for s in out["scales"]], image)
         if lc.raw and out["raws"]:

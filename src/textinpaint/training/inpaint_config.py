@@ -13,14 +13,14 @@ class LossConfig:
     """Weights of the generator's loss terms (0 switches a term off).
 
     ``hole``/``valid``: reconstruction L1 of the final fill inside and outside the hole, each
-    averaged over its own region; ``coarse``: the same for the coarse stage, relative to the
-    final one; ``multiscale``: DFNet's L1 on every fusion output; ``raw``: hole L1 of every
-    fusion block's completion before its alpha blend (see
-    :func:`~textinpaint.losses.reconstruction.raw_completion_l1`); ``tga``: MMFL's text-guided
-    attention L1; ``matching``: DAMSM word + sentence losses of the output (frozen encoders);
-    ``structure``: the pyramid structure loss on the predicted Sobel maps (``grad_alpha``,
-    ``edge_alpha`` inside it); ``adversarial``: the GAN term (``gan``: ``ralsgan`` or
-    ``hinge``); ``kl``: conditioning augmentation's KL term.
+    averaged over its own region (per image, then over the batch, with ``per_image``);
+    ``coarse``: the same for the coarse stage, relative to the final one; ``multiscale``:
+    DFNet's L1 on every fusion output; ``raw``: hole L1 of every fusion block's completion
+    before its alpha blend (see :func:`~textinpaint.losses.reconstruction.raw_completion_l1`);
+    ``tga``: MMFL's text-guided attention L1; ``matching``: DAMSM word + sentence losses of the
+    output (frozen encoders); ``structure``: the pyramid structure loss on the predicted Sobel
+    maps (``grad_alpha``, ``edge_alpha`` inside it); ``adversarial``: the GAN term (``gan``:
+    ``ralsgan`` or ``hinge``); ``kl``: conditioning augmentation's KL term.
     """
 
     hole: float = 6.0
@@ -28,6 +28,7 @@ class LossConfig:
     coarse: float = 1.0
     multiscale: float = 1.0
     raw: float = 0.0
+    per_image: bool = False
     tga: float = 1.0
     matching: float = 0.001
     structure: float = 1.0
