@@ -110,6 +110,31 @@ def test_max_minutes_ends_the_run_and_holds_across_resume(tmp_path, damsm_dir):
                       resume=True) == 4
 
 
+def test_start_from_continues_another_runs_state_under_a_new_config(tmp_path, damsm_dir):
+    first = tiny_cfg("train.shapes_length=16", "train.checkpoint_every=2")
+    train_inpaint(first, "shapes", damsm_dir, tmp_path / "a", max_steps=2)
+    second = tiny_cfg("train.shapes_length=16", "train.checkpoint_every=2", "loss.per_image=true")
+    # at its source's step already: nothing to train, the export is the source's generator
+    train_inpaint(second, "shapes", damsm_dir, tmp_path / "b", max_steps=2,
+                  start_from=tmp_path / "a")
+    a = load_file(str(tmp_path / "a" / "generator.safetensors"))
+    b = load_file(str(tmp_path / "b" / "generator.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # the same command line again, with --resume, continues b's own checkpoints
+    code = main(["train", "--dataset", "shapes", "--preset", "tiny", "--damsm", str(damsm_dir),
+                 "--out", str(tmp_path / "b"), "--resolution", "32", "--max-steps", "3",
+                 "--resume", "--start-from", str(tmp_path / "a"), "train.sample_every=0",
+                 "train.shapes_length=16", "loss.per_image=true"])
+    info = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert code == 0 and info["steps"] == 3 and info["images_seen"] == 3 * first.train.batch_size
+    assert info["loss"]["per_image"] is True
+    with pytest.raises(UserError, match="does not fit"):
+        train_inpaint(tiny_cfg("generator.base_channels=16"), "shapes", damsm_dir,
+                      tmp_path / "c", max_steps=3, start_from=tmp_path / "a")
+    with pytest.raises(UserError, match="holds no checkpoint"):
+        train_inpaint(first, "shapes", damsm_dir, tmp_path / "d", start_from=tmp_path / "e")
+
+
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, damsm_dir):
     cfg = tiny_cfg("train.checkpoint_every=1", "train.shapes_length=16")
     run = tmp_path / "run"

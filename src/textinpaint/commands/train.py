@@ -22,6 +22,9 @@ def add_parser(sub) -> None:
     p.add_argument("--resolution", type=int, help="training resolution in pixels")
     p.add_argument("--max-steps", type=int, help="stop after N steps and export (smoke runs)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    p.add_argument("--start-from", metavar="RUN_OR_CHECKPOINT",
+                   help="a new run that continues another run's whole state under this "
+                        "config (a second training phase)")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="config overrides, e.g. train.batch_size=8 loss.tga=0.5")
     p.set_defaults(func=run)
@@ -40,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(InpaintConfig, path, overrides)
     name = args.preset if not args.config else str(args.config)
     train_inpaint(cfg, args.dataset, args.damsm, args.out, preset=name,
-                  max_steps=args.max_steps, resume=args.resume)
+                  max_steps=args.max_steps, resume=args.resume, start_from=args.start_from)
     print(f"model folder written to {args.out}")
     return 0

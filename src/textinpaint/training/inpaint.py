@@ -277,6 +277,21 @@ class InpaintTrainer:
         log.info("resumed from %s at step %d", path, self.step)
         return True
 
+    def start_from(self, source: str | Path) -> None:
+        """Take the whole state of another run's latest checkpoint (or of a checkpoint file)."""
+        source = Path(source)
+        path = source if source.is_file() else find_latest(source)
+        if path is None:
+            raise UserError(f"'{source}' holds no checkpoint; give a run folder of "
+                            "'textinpaint train' or one of its checkpoint files")
+        try:
+            self.load_state_dict(load_checkpoint(path))
+        except (RuntimeError, ValueError, KeyError) as exc:  # another architecture
+            raise UserError(f"checkpoint '{path}' does not fit this config's networks "
+                            f"({str(exc).splitlines()[0][:160]}); keep the generator and "
+                            "discriminator settings of that run") from None
+        log.info("starting from %s at step %d", path, self.step)
+
     def save_samples(self, n: int = 6) -> Path:
         """A PNG grid from the EMA generator: masked input, coarse, final, ground truth."""
         items = [self.dataset[i] for i in range(min(n, len(self.dataset)))]
@@ -386,14 +401,23 @@ class InpaintTrainer:
 
 def train_inpaint(cfg: InpaintConfig, dataset_spec: str, damsm_dir: str | Path,
                   run_dir: str | Path, preset: str = "custom", max_steps: int | None = None,
-                  resume: bool = False) -> Path:
-    """Train (or resume) an inpainting run and export its model folder into ``run_dir``."""
+                  resume: bool = False, start_from: str | Path | None = None) -> Path:
+    """Train (or resume) an inpainting run and export its model folder into ``run_dir``.
+
+    ``start_from``: another run's folder (its latest checkpoint) or a checkpoint file whose
+    whole state (networks, optimisers, EMA, step, images seen, training time) a new run
+    continues under ``cfg``, e.g. a second phase with other masks or losses.
+    """
     trainer = InpaintTrainer(cfg, dataset_spec, damsm_dir, run_dir, preset)
-    if resume and not trainer.resume():
-        log.info("no checkpoint in %s; starting a new run", run_dir)
-    elif not resume and find_latest(run_dir) is not None:
+    if not resume and find_latest(run_dir) is not None:
         raise UserError(f"'{run_dir}' already holds a run: pass --resume to continue it, or "
                         "choose another --out")
+    # With both, a run interrupted in its second phase resumes from its own checkpoints.
+    if not (resume and trainer.resume()):
+        if start_from is not None:
+            trainer.start_from(start_from)
+        elif resume:
+            log.info("no checkpoint in %s; starting a new run", run_dir)
     if trainer.acc.is_main_process:
         log.info("generator %s parameters, discriminator %s",
                  f"{count_parameters(trainer.ema):,}",
