@@ -1,0 +1,69 @@
+"""End-to-end latency of a model folder through ``InpaintPipeline``: what a user waits for.
+
+Unlike ``speed.py`` (one preset's generator with random weights), this times the whole call
+of a real model folder: caption tokenising and text encoding, the classical prefill, the
+generator, resizing and compositing. Inputs: a random image with a centre hole at the model's
+resolution, and a 500×375 one (a typical CUB photo) that the pipeline resizes down and back.
+Median of ``--repeats`` calls after one warm-up, batch 1, for each torch thread count.
+
+    python benchmarks/latency.py --model models/birds-128 --threads 1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textinpaint.pipeline import InpaintPipeline
+
+CAPTION = "this bird has a bright red crown and a white belly"
+
+
+def centre_hole_input(width: int, height: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A random RGB image and a hole over its central quarter (white = hole)."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    hole = np.zeros((height, width), dtype=np.uint8)
+    hole[height // 4: 3 * height // 4, width // 4: 3 * width // 4] = 255
+    return image, hole
+
+
+def median_seconds(pipe: InpaintPipeline, image, hole, repeats: int) -> float:
+    """Median wall time of ``repeats`` pipeline calls after one untimed warm-up."""
+    pipe(prompt=CAPTION, image=image, mask_image=hole)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        pipe(prompt=CAPTION, image=image, mask_image=hole)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", type=Path, default=Path("models/birds-128"))
+    p.add_argument("--threads", default="1,2", help="comma list of torch thread counts")
+    p.add_argument("--repeats", type=int, default=20)
+    args = p.parse_args(argv)
+    pipe = InpaintPipeline.from_pretrained(args.model)
+    size = json.loads((args.model / "config.json").read_text()).get("resolution", 128)
+    inputs = {f"{size}×{size}": centre_hole_input(size, size),
+              "500×375": centre_hole_input(500, 375)}
+    print(f"model {args.model}, batch 1, centre hole, median of {args.repeats} calls")
+    print("| input | torch threads | latency (s) |")
+    print("|---|---|---|")
+    for threads in (int(t) for t in args.threads.split(",")):
+        torch.set_num_threads(threads)
+        for name, (image, hole) in inputs.items():
+            print(f"| {name} | {threads} | {median_seconds(pipe, image, hole, args.repeats):.4f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
