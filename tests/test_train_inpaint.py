@@ -135,6 +135,16 @@ def test_start_from_continues_another_runs_state_under_a_new_config(tmp_path, da
         train_inpaint(first, "shapes", damsm_dir, tmp_path / "d", start_from=tmp_path / "e")
 
 
+def test_overrides_may_follow_options(tmp_path, damsm_dir):
+    args = ["train", "--dataset", "shapes", "--preset", "tiny", "--damsm", str(damsm_dir),
+            "--out", str(tmp_path / "run"), "train.sample_every=0", "--resolution", "32",
+            "--max-steps", "3", "train.shapes_length=16", "train.max_minutes=1e-6"]
+    assert main(args) == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["steps"] == 1
+    with pytest.raises(SystemExit):  # anything else unknown is still refused
+        main([*args, "--resume", "--bogus"])
+
+
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, damsm_dir):
     cfg = tiny_cfg("train.checkpoint_every=1", "train.shapes_length=16")
     run = tmp_path / "run"
