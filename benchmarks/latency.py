@@ -12,7 +12,6 @@ Median of ``--repeats`` calls after one warm-up, batch 1, for each torch thread 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=20)
     args = p.parse_args(argv)
     pipe = InpaintPipeline.from_pretrained(args.model)
-    size = json.loads((args.model / "config.json").read_text()).get("resolution", 128)
+    size = pipe.resolution
     inputs = {f"{size}×{size}": centre_hole_input(size, size),
               "500×375": centre_hole_input(500, 375)}
     print(f"model {args.model}, batch 1, centre hole, median of {args.repeats} calls")

@@ -167,8 +167,10 @@ def write_table(outs: dict[str, Path], seconds: dict[str, float], path: Path,
             "SSIM ↑", "R-prec ↑", "Δ PSNR hole (vs mismatched)", "Δ R-prec (vs mismatched)"]
     rows = []
     settings = []
+    buckets = []
     for proto, out in outs.items():
         data = json.loads((out / "metrics.json").read_text())
+        buckets += bucket_tables(data)
         settings.append(f"- {PROTOCOLS[proto]}: n = {data['n']}, {data['resolution']} px, "
                         f"seed {data['seed']}, masks `{data['masks']}`; details in "
                         f"`{out / 'report.md'}`")
@@ -181,8 +183,7 @@ def write_table(outs: dict[str, Path], seconds: dict[str, float], path: Path,
     lines += settings + [""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    for out in outs.values():
-        lines += bucket_tables(json.loads((out / "metrics.json").read_text()))
+    lines += buckets
     if models:
         lines += ["", "Budgets:"] + budget_lines(models)
     if any(seconds.values()):

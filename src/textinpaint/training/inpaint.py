@@ -350,7 +350,8 @@ class InpaintTrainer:
         bar = tqdm(total=total, initial=self.step, disable=not main, dynamic_ncols=True,
                    desc=f"train {self.preset}")
         last_time, last_step = time.time(), self.step
-        while self.step < total and not self._out_of_time():
+        timed_out = self._out_of_time()  # a resumed run may have spent its budget already
+        while self.step < total and not timed_out:
             epoch, start = divmod(self.step, self.steps_per_epoch)
             for batch in self._loader(epoch, start):
                 t0 = time.time()
@@ -373,9 +374,10 @@ class InpaintTrainer:
                     self.save_samples()
                 if t.checkpoint_every and self.step % t.checkpoint_every == 0:
                     self._checkpoint()
-                if self.step >= total or self._out_of_time():
+                timed_out = self._out_of_time()
+                if self.step >= total or timed_out:
                     break
-        if self._out_of_time():
+        if timed_out:
             log.info("train.max_minutes=%s reached at step %d", t.max_minutes, self.step)
         bar.close()
         self.acc.wait_for_everyone()
@@ -391,7 +393,9 @@ class InpaintTrainer:
     def _out_of_time(self) -> bool:
         # Every process must stop at the same step, so rank 0's clock decides for all.
         limit = self.cfg.train.max_minutes
-        late = self.acc.is_main_process and limit > 0 and self.wall_time >= 60 * limit
+        if limit <= 0:  # the same config on every process: no budget, no collective
+            return False
+        late = self.acc.is_main_process and self.wall_time >= 60 * limit
         return any_process(late, self.device)
 
     def _checkpoint(self) -> None:
