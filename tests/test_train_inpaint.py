@@ -98,6 +98,21 @@ def test_bad_lr_decay_start_is_refused(tmp_path, damsm_dir):
                        tmp_path / "run")
 
 
+def test_lr_decay_over_minutes_follows_the_training_time(tmp_path, damsm_dir):
+    cfg = tiny_cfg("train.max_minutes=10", "train.lr_decay_start=0.5",
+                   "train.lr_decay_over=minutes")
+    trainer = InpaintTrainer(cfg, "shapes", damsm_dir, tmp_path / "run")
+    for seconds, factor in ((0, 1.0), (299, 1.0), (450, 0.5), (570, 0.1), (600, 0.0)):
+        trainer.shared_time = seconds  # rank 0's training time, as _out_of_time shares it
+        assert trainer.lr_factor() == pytest.approx(factor), seconds
+    trainer.shared_time, trainer.step = 450, 10**6  # past max_steps: the steps don't count
+    assert trainer.lr_factor() == pytest.approx(0.5)
+    for bad, match in (("train.lr_decay_over=hours", "lr_decay_over"),
+                       ("train.lr_decay_over=minutes", "max_minutes")):
+        with pytest.raises(UserError, match=match):
+            InpaintTrainer(tiny_cfg(bad), "shapes", damsm_dir, tmp_path / "bad")
+
+
 def test_max_minutes_ends_the_run_and_holds_across_resume(tmp_path, damsm_dir):
     def steps_done(cfg, **kw):
         train_inpaint(cfg, "shapes", damsm_dir, tmp_path / "run", max_steps=4, **kw)

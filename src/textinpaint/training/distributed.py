@@ -80,3 +80,13 @@ def any_process(flag: bool, device: torch.device | str = "cpu") -> bool:
     t = torch.tensor([int(flag)], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
+
+
+def main_process_value(value: float, device: torch.device | str = "cpu") -> float:
+    """Rank 0's ``value`` on every process (a clock reading every process must act on alike);
+    ``device``: where the backend's tensors live (the GPU for NCCL)."""
+    if world_size() == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.broadcast(t, src=0)
+    return float(t.item())

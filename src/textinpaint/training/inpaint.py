@@ -49,12 +49,12 @@ from ..nn.discriminator import PatchDiscriminator
 from ..nn.generator import InpaintGenerator, count_parameters
 from ..visualize import caption_grid
 from .checkpoint import find_latest, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .distributed import any_process
+from .distributed import main_process_value
 from .inpaint_config import InpaintConfig
 from .logger import MetricsLogger
 from .model_card import model_card
 from .sampler import EpochBatches
-from .schedule import check_decay_start, linear_decay
+from .schedule import check_decay_clock, check_decay_start, linear_decay
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class InpaintTrainer:
         t = cfg.train
         # Checked first: a bad value must fail before data and networks are built.
         check_decay_start(t.lr_decay_start)
+        check_decay_clock(t.lr_decay_over, t.max_minutes)
         use_gpu = torch.cuda.is_available()
         self.acc = Accelerator(cpu=not use_gpu,
                                mixed_precision="bf16" if use_gpu and t.bf16 else "no")
@@ -108,6 +109,7 @@ class InpaintTrainer:
             self.G, self.D, self.opt_g, self.opt_d)
         self.d_loss_fn, self.g_loss_fn = get_gan_loss(cfg.loss.gan)
         self.step, self.images_seen, self.wall_time = 0, 0, 0.0
+        self.shared_time = 0.0  # rank 0's wall_time, the same on every process
         global_batch = t.batch_size * self.acc.num_processes
         self.steps_per_epoch = len(self.dataset) // global_batch
         if self.steps_per_epoch == 0:
@@ -163,10 +165,13 @@ class InpaintTrainer:
         return w0 + w1 + s0 + s1
 
     def lr_factor(self) -> float:
-        """The learning rates' factor at the current step: a pure function of the step (so
-        resume needs no scheduler state), 1 until ``train.lr_decay_start`` × ``max_steps``,
-        then falling linearly to 0 at ``max_steps``."""
+        """The learning rates' factor now: a pure function of the step (so resume needs no
+        scheduler state), 1 until ``train.lr_decay_start`` × ``max_steps``, then falling
+        linearly to 0 at ``max_steps``; with ``train.lr_decay_over=minutes`` the same of the
+        training time and ``train.max_minutes``."""
         t = self.cfg.train
+        if t.lr_decay_over == "minutes":
+            return linear_decay(self.shared_time, 60 * t.max_minutes, t.lr_decay_start)
         return linear_decay(self.step, t.max_steps, t.lr_decay_start)
 
     def train_step(self, batch: dict) -> dict[str, float]:
@@ -265,7 +270,7 @@ class InpaintTrainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
-        self.wall_time = float(state["wall_time"])
+        self.wall_time = self.shared_time = float(state["wall_time"])
         set_rng_state(state["rng"])
 
     def resume(self) -> bool:
@@ -391,12 +396,13 @@ class InpaintTrainer:
         return self.run_dir
 
     def _out_of_time(self) -> bool:
-        # Every process must stop at the same step, so rank 0's clock decides for all.
+        # Every process must stop at the same step (and decay its learning rates alike), so
+        # rank 0's clock decides for all.
         limit = self.cfg.train.max_minutes
         if limit <= 0:  # the same config on every process: no budget, no collective
             return False
-        late = self.acc.is_main_process and self.wall_time >= 60 * limit
-        return any_process(late, self.device)
+        self.shared_time = main_process_value(self.wall_time, self.device)
+        return self.shared_time >= 60 * limit
 
     def _checkpoint(self) -> None:
         if self.acc.is_main_process:

@@ -55,6 +55,9 @@ class TrainConfig:
     # (pix2pix's schedule: 0.5); 1.0 keeps them constant (MMFL). The schedule reads
     # ``train.max_steps``; ``--max-steps`` only ends a run early.
     lr_decay_start: float = 1.0
+    # The clock of that schedule: "steps" (of ``train.max_steps``) or "minutes" (of training
+    # time, of ``train.max_minutes``), so a run on a wall-clock budget ends with its decay done.
+    lr_decay_over: str = "steps"
     # Stop (checkpoint and export) once the run's training time, summed over resumes, reaches
     # this many minutes; 0 = no limit. It sets equal wall-clock budgets across presets.
     max_minutes: float = 0.0
