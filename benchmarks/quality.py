@@ -24,6 +24,8 @@ stages (``generator.num_levels=7 generator.refine_num_levels=7``): the same netw
     python benchmarks/quality.py --out runs/quality --max-steps 2000
     python benchmarks/quality.py --out runs/quality --minutes 60
     python benchmarks/quality.py --out runs/quality --models mmfl=DIR,full=DIR,image-only=DIR
+    python benchmarks/quality.py ... --dry-run     # the commands; run the evaluations side by
+    python benchmarks/quality.py ... --reuse       # side by hand, then write the table
 """
 
 from __future__ import annotations
@@ -123,8 +125,11 @@ def evaluate_all(args, models: dict[str, Path]) -> dict[str, Path]:
             cmd += ["--limit", str(args.limit)]
         if args.eval_damsm:
             cmd += ["--damsm", str(args.eval_damsm)]
-        run(cmd, args.dry_run)
         outs[name] = out
+        if args.reuse and (out / "metrics.json").is_file():
+            print(f"reusing {out / 'metrics.json'} (--reuse)", flush=True)
+            continue
+        run(cmd, args.dry_run)
     return outs
 
 
@@ -228,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N test images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dry-run", action="store_true", help="print the commands only")
+    p.add_argument("--reuse", action="store_true",
+                   help="keep evaluations already written under --out (an interrupted or "
+                        "hand-run protocol is not evaluated again)")
     args = p.parse_args(argv)
     if args.max_steps is None and args.minutes is None:
         args.max_steps = 2000
