@@ -12,10 +12,12 @@ the log is the recipe)::
 
 then writes ``OUT/quality.md``: every method (the three models and the telea/ns/mean
 baselines) under both mask protocols, with R-precision and the text gain of the two text
-models, a per-bucket table for the irregular masks, and each model's budget (images seen and
-training time, read from its ``config.json``). Equal budget: the same number of steps and the
-same batch size for every preset, or with ``--minutes M`` the same training time
-(``train.max_minutes``): MMFL's big U-Nets see fewer images in it.
+models, a per-bucket table for the irregular masks, full's paired differences from every
+other method with 95 % bootstrap intervals over the test images (overall and per bucket; an
+interval holding 0 is a tie the test set cannot resolve), and each model's budget (images
+seen and training time, read from its ``config.json``). Equal budget: the same number of
+steps and the same batch size for every preset, or with ``--minutes M`` the same training
+time (``train.max_minutes``): MMFL's big U-Nets see fewer images in it.
 
 MMFL's 8-level U-Nets need multiples of 256 px; at 128 px it trains with 7 levels in both
 stages (``generator.num_levels=7 generator.refine_num_levels=7``): the same network minus its
@@ -163,19 +165,35 @@ def bucket_tables(data: dict) -> list[str]:
     return ["", f"Hole L1 ↓ / hole PSNR ↑ per hole-area bucket, `{data['masks']}`:", ""] + lines
 
 
+def paired_lines(proto: str, data: dict, focus: str | None) -> list[str]:
+    """The paired differences (with intervals) of the model named ``focus`` (else of every
+    model) from every other method under one protocol, from its metrics.json."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from textinpaint.evaluation.report import paired_section
+
+    res = data["results"]
+    section = paired_section(res, only=focus if focus in res else None)
+    if not section:
+        return []
+    return ["", f"## Paired differences, {PROTOCOLS[proto]}"] + section[1:]
+
+
 def write_table(outs: dict[str, Path], seconds: dict[str, float], path: Path,
                 models: dict[str, Path] | None = None) -> str:
     """One markdown table of every method under every protocol, plus text gains, the
-    irregular masks' buckets and each model's budget."""
+    irregular masks' buckets, the paired differences of ``full`` and each model's budget."""
     lines = ["# Quality on CUB (test split)", ""]
     head = ["protocol", "method", "L1 hole ↓", "PSNR hole ↑", "SSIM hole ↑", "PSNR ↑",
             "SSIM ↑", "R-prec ↑", "Δ PSNR hole (vs mismatched)", "Δ R-prec (vs mismatched)"]
     rows = []
     settings = []
-    buckets = []
+    buckets, paired = [], []
+    # evaluate names a model by its folder: full's folder name is its row
+    focus = models["full"].name if models and "full" in models else None
     for proto, out in outs.items():
         data = json.loads((out / "metrics.json").read_text())
         buckets += bucket_tables(data)
+        paired += paired_lines(proto, data, focus)
         settings.append(f"- {PROTOCOLS[proto]}: n = {data['n']}, {data['resolution']} px, "
                         f"seed {data['seed']}, masks `{data['masks']}`; details in "
                         f"`{out / 'report.md'}`")
@@ -188,7 +206,7 @@ def write_table(outs: dict[str, Path], seconds: dict[str, float], path: Path,
     lines += settings + [""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += buckets
+    lines += buckets + paired
     if models:
         lines += ["", "Budgets:"] + budget_lines(models)
     if any(seconds.values()):

@@ -339,6 +339,38 @@ def test_learning_rate_schedules():
         damsm_training.lr_at(0, 50, t)
 
 
+def test_learning_rate_decay_over_minutes_follows_the_training_time():
+    t = DamsmTrainConfig().train
+    t.warmup_steps, t.max_steps, t.max_minutes = 10, 110, 10
+    t.lr_schedule, t.lr_decay_start, t.lr_decay_over = "linear", 0.5, "minutes"
+    # The steps no longer count: only the seconds of training, up to max_minutes.
+    for seconds, factor in ((0, 1.0), (299, 1.0), (450, 0.5), (600, 0.0), (900, 0.0)):
+        lr = damsm_training.lr_at(10**6, 50, t, seconds)
+        assert lr == pytest.approx(t.lr * (t.lr_min_factor + (1 - t.lr_min_factor) * factor))
+    t.lr_schedule = "cosine"
+    assert damsm_training.lr_at(50, 50, t, 300) == pytest.approx(t.lr * (1 + t.lr_min_factor) / 2)
+    t.lr_schedule = "epoch"
+    with pytest.raises(UserError, match="linear or cosine"):
+        damsm_training.lr_at(0, 50, t)
+    t.lr_schedule, t.max_minutes = "linear", 0
+    with pytest.raises(UserError, match="max_minutes"):
+        damsm_training.lr_at(0, 50, t)
+    t.lr_decay_over = "hours"
+    with pytest.raises(UserError, match="lr_decay_over"):
+        damsm_training.lr_at(0, 50, t)
+
+
+def test_max_minutes_counts_the_training_time_of_every_launch(tmp_path):
+    def steps_done(minutes: float, resume: bool = False) -> int:
+        cfg = tiny_config(max_steps=4, max_minutes=minutes, eval_limit=0)
+        run = train_damsm("shapes", tmp_path / "run", cfg, resume=resume, progress=False)
+        return load_damsm(run).config["steps"]
+
+    assert steps_done(1e-6) == 1  # the first step spends the budget: checkpoint, export
+    assert steps_done(1e-6, resume=True) == 1  # the resumed launch inherits the spent time
+    assert steps_done(60, resume=True) == 4
+
+
 def test_train_damsm_writes_a_loadable_folder(tmp_path):
     run = train_damsm("shapes", tmp_path / "run", tiny_config(max_steps=3), progress=False)
     damsm = load_damsm(run)

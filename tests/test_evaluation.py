@@ -18,7 +18,7 @@ from textinpaint.evaluation.evalset import build_eval_set, mismatch_indices
 from textinpaint.evaluation.fid import InceptionFeatures, fid_kid
 from textinpaint.evaluation.runner import evaluate, unique_names
 
-OUTPUTS = ("metrics.json", "report.md", "grid.png", "by_hole_area.png")
+OUTPUTS = ("metrics.json", "report.md", "per_image.csv", "grid.png", "by_hole_area.png")
 
 
 def centre_mask(b=2, size=32, lo=8, hi=24):
@@ -267,6 +267,40 @@ def test_text_gain_with_tiny_models(tiny_models, tmp_path):
     acc = t["caption_accuracy"]
     assert set(acc["mismatched"]) == {"matches_ground_truth", "matches_given_caption"}
     assert "each model's own DAMSM" in result["protocol"]["r_precision"]
+
+
+def test_paired_differences_and_per_image_scores(tiny_models, tmp_path):
+    from textinpaint.model_folder import load_model
+
+    text, blind = (load_model(f) for f in tiny_models)
+    out = tmp_path / "eval"
+    result = evaluate([get_baseline("mean"), text, blind], "shapes", masks="center",
+                      out_dir=out, resolution=32, limit=6, batch_size=4, progress=False)
+    res = result["results"]
+    assert "paired" not in res["mean"]  # baselines are the reference, not compared
+    # The caption-blind model: its text gain is exactly 0, a tie with a zero-width interval.
+    for stat in res["blind"]["paired"]["text_gain"]["mismatched"].values():
+        assert stat["mean"] == stat["lo"] == stat["hi"] == 0.0 and stat["n"] == 6
+    # The mean paired difference is the difference of the reported means, signed so that
+    # positive = the model is better.
+    vs_mean = res["text"]["paired"]["vs"]["mean"]
+    assert vs_mean["l1_hole"]["mean"] == pytest.approx(
+        res["mean"]["l1_hole"] - res["text"]["l1_hole"], abs=1e-12)
+    assert vs_mean["psnr_hole"]["mean"] == pytest.approx(
+        res["text"]["psnr_hole"] - res["mean"]["psnr_hole"], abs=1e-9)
+    assert set(res["text"]["paired"]["vs"]) == {"mean", "blind"}
+    assert set(vs_mean["buckets"]) == set(res["text"]["buckets"])
+    # per_image.csv: one row per image, method and caption; its means are the report's.
+    import csv
+
+    rows = list(csv.DictReader((out / "per_image.csv").open()))
+    assert len(rows) == 6 * (1 + 3 + 3)
+    blind_true = [float(r["l1_hole"]) for r in rows
+                  if r["method"] == "blind" and r["caption"] == "true"]
+    assert np.mean(blind_true) == pytest.approx(res["blind"]["l1_hole"], rel=1e-5)
+    assert {r["index"] for r in rows} == {str(i) for i in range(6)}
+    report = (out / "report.md").read_text()
+    assert "## Paired differences" in report and "| text | its mismatched caption |" in report
 
 
 def test_cli_with_model_and_resolution_check(tiny_models, tmp_path, capsys):

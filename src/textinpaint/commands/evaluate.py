@@ -13,8 +13,9 @@ log = logging.getLogger(__name__)
 def add_parser(subparsers) -> None:
     """Register ``evaluate``."""
     p = subparsers.add_parser(
-        "evaluate", help="metrics, baselines, text gain and a report (metrics.json, report.md, "
-                         "grid.png, by_hole_area.png)")
+        "evaluate", help="metrics, baselines, text gain, paired differences with intervals "
+                         "and a report (metrics.json, report.md, per_image.csv, grid.png, "
+                         "by_hole_area.png)")
     p.add_argument("--model", action="append", default=[], type=Path, metavar="MODEL_DIR",
                    help="an inpainting model folder (repeatable; none = baselines only)")
     p.add_argument("--dataset", required=True,

@@ -1,9 +1,12 @@
-"""The four outputs of an evaluation, for people and for programs.
+"""The outputs of an evaluation, for people and for programs.
 
 * ``metrics.json``: ``{"dataset", "split", "masks", "n", "seed", "resolution", "protocol",
   "results": {NAME: {...}}}``; deterministic (no timings), so two runs compare byte for byte.
 * ``report.md``: the protocol, then tables of every method (metrics, text gain, caption
-  accuracy, hole-area buckets, speed).
+  accuracy, hole-area buckets, speed) and each model's paired differences from every other
+  method, with 95 % bootstrap intervals (:mod:`.paired`).
+* ``per_image.csv``: one row per (image, method, caption): the image's index, dataset key,
+  hole ratio and bucket, then every metric; for statistics of your own.
 * ``grid.png``: rows = samples, columns = masked input, each method, ground truth; the caption
   under each row. With models also ``grid_text.png``: each model with the true, mismatched
   and empty caption.
@@ -12,6 +15,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -23,7 +27,8 @@ from PIL import Image
 from ..visualize import caption_grid, overlay_mask
 from .baselines import Baseline
 from .fid import SKIPPED as FID_SKIPPED
-from .metrics import PSNR_CAP, SSIM_KERNEL, SSIM_SIGMA
+from .metrics import METRICS, PSNR_CAP, SSIM_KERNEL, SSIM_SIGMA
+from .paired import CI_LEVEL, RESAMPLES, verdict
 
 GRID_MIN_SIDE = 128  # small evaluation images are enlarged (nearest) in the grids
 
@@ -135,7 +140,8 @@ def markdown(result: dict, seconds: dict[str, float]) -> str:
             [k, _fmt(r.get("fid"), 2), f"{_fmt(r.get('kid'))} ± {_fmt(r.get('kid_std'))}"]
             for k, r in res.items()]) + [""]
     lines += [p["fid"] + ".", ""]
-    lines += _gain_section(res) + _accuracy_section(res) + _bucket_section(res, p)
+    lines += _gain_section(res) + paired_section(res) + _accuracy_section(res)
+    lines += _bucket_section(res, p)
     lines += ["## Samples", "", "![grid](grid.png)", ""]
     if any(r["kind"] == "model" for r in res.values()):
         lines += ["Each model with the true, a mismatched and the empty caption:", "",
@@ -158,6 +164,70 @@ def _gain_section(res: dict) -> list[str]:
             for name, r in models.items() for cond in ("mismatched", "empty")]
     return ["## Text gain", "", "Positive = the true caption helps (see protocol).", ""] + \
         _table(header, rows) + [""]
+
+
+def _interval(stat: dict | None, digits: int) -> str:
+    if stat is None:
+        return "–"
+    return f"{_signed(stat['mean'], digits)} [{_signed(stat['lo'], digits)}, " \
+           f"{_signed(stat['hi'], digits)}]"
+
+
+def paired_section(res: dict, only: str | None = None) -> list[str]:
+    """Each model against every other method (and its text gain), with intervals; per
+    hole-area bucket too where there are several. ``only`` limits it to one model."""
+    models = {k: r for k, r in res.items() if "paired" in r and only in (None, k)}
+    if not models:
+        return []
+    pct = f"{CI_LEVEL:.0%}"
+    rows = []
+    for name, r in models.items():
+        pairs = [(f"{other}", stat) for other, stat in r["paired"]["vs"].items()]
+        pairs += [(f"its {cond} caption", stat) for cond, stat in
+                  r["paired"]["text_gain"].items()]
+        for other, stat in pairs:
+            rows.append([name, other, _interval(stat["l1_hole"], 4),
+                         _interval(stat["psnr_hole"], 2),
+                         f"{verdict(stat['l1_hole'])} / {verdict(stat['psnr_hole'])}"])
+    lines = ["## Paired differences", "",
+             f"Mean per-image difference [{pct} interval, paired bootstrap over images, "
+             f"{RESAMPLES:,} resamples]; positive = the model is better (L1: other − model; "
+             "PSNR: model − other). An interval without 0 is a difference this test set "
+             "resolves; one with 0 is a tie at its size.", ""]
+    lines += _table(["model", "vs", "Δ L1 hole", "Δ PSNR hole (dB)", "L1 / PSNR"], rows)
+    lines.append("")
+    first = next(iter(models.values()))["paired"]["vs"]
+    buckets = next(iter(first.values())).get("buckets", {}) if first else {}
+    if len(buckets) > 1:
+        head = [f"{b} (n={_bucket_n(stats)})" for b, stats in buckets.items()]
+        for metric, digits in (("l1_hole", 4), ("psnr_hole", 2)):
+            rows = [[name, other] + [_interval(stat["buckets"][b][metric], digits)
+                                     for b in buckets]
+                    for name, r in models.items() for other, stat in r["paired"]["vs"].items()]
+            lines += [f"Δ {metric} per hole-area bucket:", ""]
+            lines += _table(["model", "vs"] + head, rows) + [""]
+    return lines
+
+
+def _bucket_n(stats: dict) -> int | str:
+    return next((s["n"] for s in stats.values() if s is not None), "?")
+
+
+def write_per_image(state: dict, path: Path) -> None:
+    """``per_image.csv``: every score of every (image, method, caption) the loop made."""
+    items = state["items"]
+    tmp = Path(str(path) + ".tmp")
+    with tmp.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["index", "key", "hole_ratio", "nvidia_bucket", "ratio_bin", "method",
+                      "caption", *METRICS])
+        for (name, cond), col in state["scores"].items():
+            for k, item in enumerate(items):
+                nvidia, ratio = state["buckets"][k]
+                out.writerow([item["index"], item["key"], f"{item['hole_ratio']:.6f}",
+                              nvidia or "", ratio, name, cond,
+                              *(f"{col.values[m][k]:.6g}" for m in METRICS)])
+    os.replace(tmp, path)
 
 
 def _accuracy_section(res: dict) -> list[str]:
@@ -246,10 +316,12 @@ def hole_area_plot(res: dict, path: Path, bucket_note: str) -> None:
 
 
 def write_report(result: dict, state: dict, out_dir: Path, runners: dict) -> None:
-    """Write metrics.json, report.md, grid.png (+ grid_text.png) and by_hole_area.png."""
+    """Write metrics.json, report.md, per_image.csv, grid.png (+ grid_text.png) and
+    by_hole_area.png."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "metrics.json", result)
     (out_dir / "report.md").write_text(markdown(result, state["seconds"]))
+    write_per_image(state, out_dir / "per_image.csv")
     grid = state["grid"]
     if grid["truth"]:
         columns = [(name, "true") for name in runners]
@@ -265,5 +337,5 @@ def write_report(result: dict, state: dict, out_dir: Path, runners: dict) -> Non
     hole_area_plot(result["results"], out_dir / "by_hole_area.png", note)
 
 
-__all__ = ["comparison_grid", "hole_area_plot", "markdown", "protocol",
-           "write_json", "write_report"]
+__all__ = ["comparison_grid", "hole_area_plot", "markdown", "paired_section", "protocol",
+           "write_json", "write_per_image", "write_report"]

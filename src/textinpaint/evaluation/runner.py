@@ -2,9 +2,9 @@
 
 :func:`evaluate` builds the evaluation set (:mod:`.evalset`), runs each baseline once and each
 model three times per batch (with the true caption, a mismatched caption and the empty
-caption), scores every output image (:mod:`.metrics`), and hands the summary to
-:mod:`.report`, which writes ``metrics.json``, ``report.md``, ``grid.png`` and
-``by_hole_area.png``.
+caption), scores every output image (:mod:`.metrics`), compares the methods image by image
+(:mod:`.paired`), and hands the summary to :mod:`.report`, which writes ``metrics.json``,
+``report.md``, ``per_image.csv``, ``grid.png`` and ``by_hole_area.png``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from . import caption_accuracy, metrics
 from .baselines import Baseline
 from .evalset import EvalSet, build_eval_set
 from .fid import InceptionFeatures, fid_kid
+from .paired import paired_results
 from .textscore import TextJudge
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def evaluate(
         dataset_spec: ``shapes``, ``cub:PATH``, ...
         split: the split to evaluate (usually ``test``).
         masks: a mask spec (``center``, ``irregular:FOLDER``, ...).
-        out_dir: where the four outputs go; None writes nothing.
+        out_dir: where the outputs go (see :mod:`.report`); None writes nothing.
         resolution: square image side in pixels; every model must have been trained at it.
         limit: evaluate only the first ``limit`` items.
         seed: fixes masks, caption choices and mismatched captions.
@@ -189,6 +190,7 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, grid_rows:
                         collate_fn=collate, num_workers=0)
     scores = defaultdict(_Collector)  # (name, condition) -> per-image values
     buckets: list[tuple[str | None, str]] = []
+    items: list[dict] = []  # per image: index, dataset key, hole ratio (for per_image.csv)
     seconds: dict[str, float] = defaultdict(float)
     features: dict = defaultdict(list)  # FID: "real" or (name, condition) -> N×2048
     grid = {"truth": [], "mask": [], "captions": [], "mismatched": [],
@@ -202,6 +204,8 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, grid_rows:
         index = batch["index"].tolist()
         target = metrics.to_unit(image)
         buckets.extend(_bucket_labels(batch, mask))
+        items.extend({"index": i, "key": k, "hole_ratio": r} for i, k, r in zip(
+            index, batch.get("key", [""] * len(index)), metrics.hole_ratio(mask).tolist()))
         captions = {"true": list(batch["caption"]),
                     "mismatched": [evalset.mismatched_caption(i) for i in index],
                     "empty": [""] * len(index)}
@@ -239,7 +243,7 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, grid_rows:
                         inception(torch.from_numpy(pixels).permute(0, 3, 1, 2)))
         bar.update(len(index))
     bar.close()
-    return {"scores": scores, "buckets": buckets, "seconds": dict(seconds),
+    return {"scores": scores, "buckets": buckets, "items": items, "seconds": dict(seconds),
             "features": features, "grid": grid, "n": evalset.n}
 
 
@@ -267,6 +271,9 @@ def _summarize(state: dict, runners: dict, evalset: EvalSet, settings: dict, see
     nvidia = all(b is not None for b, _ in state["buckets"])
     kinds = {"nvidia" if nvidia else "ratio"}
     labels = [b if nvidia else r for b, r in state["buckets"]]
+    models = [n for n, r in runners.items() if not isinstance(r, Baseline)]
+    values = {key: col.values for key, col in state["scores"].items()}
+    paired = paired_results(values, models, list(runners), labels, seed)
     results = {}
     real = torch.cat(state["features"]["real"]) if state["features"].get("real") else None
     for name, runner in runners.items():
@@ -288,6 +295,7 @@ def _summarize(state: dict, runners: dict, evalset: EvalSet, settings: dict, see
                     for k in (*metrics.METRICS, "r_precision")}
                 for c in CONDITIONS[1:]}
             entry["with_caption"] = conds
+            entry["paired"] = paired[name]
         if true.shapes:
             entry["caption_accuracy"] = _caption_accuracy(state, name, baseline)
         if real is not None:

@@ -50,11 +50,11 @@ from .checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from .distributed import any_process, gather_batch, sum_gradients
+from .distributed import gather_batch, main_process_value, sum_gradients
 from .logger import MetricsLogger
 from .runtime import configure_threads
 from .sampler import EpochBatches
-from .schedule import linear_decay
+from .schedule import check_decay_clock, linear_decay
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,9 @@ class DamsmTrainLoop:
     lr_decay: float = 0.98  # per epoch, for "epoch"
     lr_min_factor: float = 0.1  # the decay stops at lr × this
     lr_decay_start: float = 0.8  # for "linear": the fraction of max_steps it stays constant
+    # What "cosine" and "linear" run over: "steps" (max_steps) or "minutes" (training time,
+    # summed over resumes, up to max_minutes), so a run on a time budget ends its decay.
+    lr_decay_over: str = "steps"
     warmup_steps: int = 100  # linear warm-up (from scratch, Adam at 2e-3 needs it)
     grad_clip: float = 1.0  # max global gradient norm; 0 = off
     # The image encoder's forward under bf16 autocast (convolutions in bf16, features and
@@ -101,7 +104,8 @@ class DamsmTrainLoop:
     # run-to-run noise.
     bf16: bool = False
     max_steps: int = 5000  # optimiser steps of the whole run
-    max_minutes: float = 0.0  # stop (and export) after this much wall time; 0 = no limit
+    max_minutes: float = 0.0  # stop (and export) after this much training time, summed over
+    # resumes; 0 = no limit
     gamma1: float = GAMMA1_DEFAULT
     gamma2: float = GAMMA2
     gamma3: float = GAMMA3
@@ -162,15 +166,28 @@ def build_optimizer(params: list[torch.nn.Parameter], t: DamsmTrainLoop) -> torc
     return torch.optim.Adam(params, lr=t.lr, betas=tuple(t.betas), fused=True)
 
 
-def lr_at(step: int, steps_per_epoch: int, t: DamsmTrainLoop) -> float:
-    """The learning rate of optimiser step ``step`` (0-based): a pure function of the step,
-    so a resumed run needs no scheduler state."""
+def lr_at(step: int, steps_per_epoch: int, t: DamsmTrainLoop, seconds: float = 0.0
+          ) -> float:
+    """The learning rate of optimiser step ``step`` (0-based) after ``seconds`` of training
+    (read only with ``train.lr_decay_over=minutes``): a pure function of its clocks, so a
+    resumed run needs no scheduler state.
+
+    Raises:
+        UserError: an unknown ``train.lr_schedule`` or ``train.lr_decay_over``, or a clock
+            that cannot run (minutes without ``train.max_minutes``, or with "epoch").
+    """
+    check_decay_clock(t.lr_decay_over, t.max_minutes)
+    if t.lr_decay_over == "minutes" and t.lr_schedule == "epoch":
+        raise UserError("train.lr_decay_over=minutes needs train.lr_schedule=linear or cosine "
+                        "(the 'epoch' decay counts epochs)")
+    clock, end = (seconds, 60 * t.max_minutes) if t.lr_decay_over == "minutes" else (
+        step, t.max_steps)
     warm = min(1.0, (step + 1) / t.warmup_steps) if t.warmup_steps > 0 else 1.0
     if t.lr_schedule == "cosine":
-        progress = min(1.0, step / max(1, t.max_steps))
+        progress = min(1.0, clock / max(1, end))
         decay = t.lr_min_factor + (1 - t.lr_min_factor) * 0.5 * (1 + math.cos(math.pi * progress))
     elif t.lr_schedule == "linear":
-        factor = linear_decay(step, t.max_steps, t.lr_decay_start)
+        factor = linear_decay(clock, end, t.lr_decay_start)
         decay = t.lr_min_factor + (1 - t.lr_min_factor) * factor
     elif t.lr_schedule == "epoch":
         decay = max(t.lr_decay ** (step / steps_per_epoch), t.lr_min_factor)
@@ -312,11 +329,16 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
 
     stop_at = min(t.max_steps, max_steps) if max_steps is not None else t.max_steps
     start_time = time.time()
+    seconds = wall_before  # rank 0's training time, summed over resumes
 
     def out_of_time() -> bool:
-        # Every process must stop at the same step, so rank 0's clock decides for all.
-        late = main and t.max_minutes > 0 and time.time() - start_time > 60 * t.max_minutes
-        return any_process(late, device)
+        # Every process must stop (and decay) alike, so rank 0's clock decides for all; the
+        # collective runs only when there is a budget to watch.
+        nonlocal seconds
+        if t.max_minutes <= 0:
+            return False
+        seconds = main_process_value(wall_before + time.time() - start_time, device)
+        return seconds >= 60 * t.max_minutes
 
     def checkpoint() -> None:
         rngs = gather_object([rng_state()])  # a collective: every process takes part
@@ -339,7 +361,8 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
     text_encoder.train()
     image_encoder.train()
     last_saved = step if ckpt_path else -1
-    timed_out = out_of_time()
+    # A resumed run may have spent its budget already (the same checkpoint on every process).
+    timed_out = 0 < t.max_minutes and 60 * t.max_minutes <= wall_before
     try:
         while step < stop_at and not timed_out:
             if hasattr(dataset, "set_epoch"):
@@ -354,7 +377,7 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
             for batch in loader:
                 batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v
                          for k, v in batch.items()}
-                lr = lr_at(step, steps_per_epoch, t)
+                lr = lr_at(step, steps_per_epoch, t, seconds)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 # Every process computes the same loss over the whole batch, so they all stop

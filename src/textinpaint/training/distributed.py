@@ -72,16 +72,6 @@ def sum_gradients(params: list[torch.nn.Parameter]) -> None:
         offset += n
 
 
-def any_process(flag: bool, device: torch.device | str = "cpu") -> bool:
-    """True on every process if ``flag`` is True on any (a stop decision all must share);
-    ``device``: where the backend's tensors live (the GPU for NCCL)."""
-    if world_size() == 1:
-        return flag
-    t = torch.tensor([int(flag)], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
-
-
 def main_process_value(value: float, device: torch.device | str = "cpu") -> float:
     """Rank 0's ``value`` on every process (a clock reading every process must act on alike);
     ``device``: where the backend's tensors live (the GPU for NCCL)."""
