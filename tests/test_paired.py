@@ -72,3 +72,19 @@ def test_paired_results_compares_each_model_with_every_other_method():
     assert out["a"]["vs"]["b"]["l1_hole"]["mean"] == pytest.approx(0.1)
     assert out["b"]["vs"]["a"]["psnr_hole"]["mean"] == pytest.approx(-1.0)
     assert out["a"]["text_gain"]["empty"]["l1_hole"]["mean"] == 0.0
+
+
+def test_report_section_keeps_the_sign_of_a_bound_that_rounds_to_zero():
+    from textinpaint.evaluation.report import paired_section
+
+    def stat(mean, lo, hi):
+        return {"mean": mean, "lo": lo, "hi": hi, "n": 10}
+
+    pair = {"l1_hole": stat(0.0003, -0.00004, 0.0006), "psnr_hole": stat(0.2, 0.1, 0.3)}
+    res = {"ns": {"kind": "baseline"},
+           "m": {"kind": "model", "paired": {"vs": {"ns": pair},
+                                             "text_gain": {"mismatched": pair}}}}
+    text = "\n".join(paired_section(res))
+    assert "| m | ns | +0.0003 [-0.0000, +0.0006] | +0.20 [+0.10, +0.30] | tie / better |" in text
+    assert "| m | its mismatched caption |" in text
+    assert paired_section(res, only="other") == []

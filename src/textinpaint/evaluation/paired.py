@@ -57,11 +57,6 @@ def verdict(stat: dict | None) -> str:
     return "tie"
 
 
-def _advantage(metric: str, this: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """Per-image advantage of ``this`` over ``other`` (positive = ``this`` is better)."""
-    return metrics.gain(metric, this, other)
-
-
 def compare(this: dict[str, Sequence[float]], other: dict[str, Sequence[float]],
             labels: Sequence[str] | None, seed: int) -> dict:
     """Paired differences of two methods' per-image values, overall and per bucket.
@@ -75,8 +70,9 @@ def compare(this: dict[str, Sequence[float]], other: dict[str, Sequence[float]],
         ``{metric: stat, ..., "buckets": {label: {metric: stat}}}`` with ``stat`` as from
         :func:`bootstrap_mean`.
     """
-    diffs = {k: _advantage(k, np.asarray(this[k], dtype=np.float64),
-                           np.asarray(other[k], dtype=np.float64)) for k in COMPARED}
+    # per image, positive = ``this`` is better (the text gain's sign, image by image)
+    diffs = {k: metrics.gain(k, np.asarray(this[k], dtype=np.float64),
+                             np.asarray(other[k], dtype=np.float64)) for k in COMPARED}
     out: dict = {k: bootstrap_mean(d, seed) for k, d in diffs.items()}
     if labels is not None:
         names = np.asarray(labels)

@@ -169,8 +169,9 @@ def _gain_section(res: dict) -> list[str]:
 def _interval(stat: dict | None, digits: int) -> str:
     if stat is None:
         return "–"
-    return f"{_signed(stat['mean'], digits)} [{_signed(stat['lo'], digits)}, " \
-           f"{_signed(stat['hi'], digits)}]"
+    # Bounds keep their sign even when they round to 0: "[-0.0000, +0.0006]" crosses 0.
+    return f"{_signed(stat['mean'], digits)} [{stat['lo']:+.{digits}f}, " \
+           f"{stat['hi']:+.{digits}f}]"
 
 
 def paired_section(res: dict, only: str | None = None) -> list[str]:
