@@ -183,7 +183,7 @@ def paired_section(res: dict, only: str | None = None) -> list[str]:
     pct = f"{CI_LEVEL:.0%}"
     rows = []
     for name, r in models.items():
-        pairs = [(f"{other}", stat) for other, stat in r["paired"]["vs"].items()]
+        pairs = list(r["paired"]["vs"].items())
         pairs += [(f"its {cond} caption", stat) for cond, stat in
                   r["paired"]["text_gain"].items()]
         for other, stat in pairs:
