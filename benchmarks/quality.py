@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # this checkout's textinpaint (imported lazily: --help)
 DATA = Path(os.environ.get("TEXTINPAINT_DATA", ROOT.parent / "shared" / "data"))
 PRESETS = ("mmfl", "full", "image-only")
 PROTOCOLS = {"center": "center (MMFL: centre square, 129/256 of the side)",
@@ -78,7 +79,6 @@ def model_folder(run_dir: Path) -> Path:
 def level_overrides(preset: str, resolution: int) -> list[str]:
     """Config overrides that let a preset's generator take ``resolution`` (see module doc)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    sys.path.insert(0, str(ROOT / "src"))
     from speed import generator_config
 
     _, changes = generator_config(preset, resolution)
@@ -168,7 +168,6 @@ def bucket_tables(data: dict) -> list[str]:
 def paired_lines(proto: str, data: dict, focus: str | None) -> list[str]:
     """The paired differences (with intervals) of the model named ``focus`` (else of every
     model) from every other method under one protocol, from its metrics.json."""
-    sys.path.insert(0, str(ROOT / "src"))
     from textinpaint.evaluation.report import paired_section
 
     res = data["results"]

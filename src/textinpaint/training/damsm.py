@@ -54,7 +54,7 @@ from .distributed import gather_batch, main_process_value, sum_gradients
 from .logger import MetricsLogger
 from .runtime import configure_threads
 from .sampler import EpochBatches
-from .schedule import check_decay_clock, linear_decay
+from .schedule import check_decay_clock, decay_clock, linear_decay
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +180,7 @@ def lr_at(step: int, steps_per_epoch: int, t: DamsmTrainLoop, seconds: float = 0
     if t.lr_decay_over == "minutes" and t.lr_schedule == "epoch":
         raise UserError("train.lr_decay_over=minutes needs train.lr_schedule=linear or cosine "
                         "(the 'epoch' decay counts epochs)")
-    clock, end = (seconds, 60 * t.max_minutes) if t.lr_decay_over == "minutes" else (
-        step, t.max_steps)
+    clock, end = decay_clock(t.lr_decay_over, step, t.max_steps, seconds, t.max_minutes)
     warm = min(1.0, (step + 1) / t.warmup_steps) if t.warmup_steps > 0 else 1.0
     if t.lr_schedule == "cosine":
         progress = min(1.0, clock / max(1, end))
@@ -331,13 +330,16 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
     start_time = time.time()
     seconds = wall_before  # rank 0's training time, summed over resumes
 
+    def training_time() -> float:
+        return wall_before + time.time() - start_time
+
     def out_of_time() -> bool:
         # Every process must stop (and decay) alike, so rank 0's clock decides for all; the
         # collective runs only when there is a budget to watch.
         nonlocal seconds
         if t.max_minutes <= 0:
             return False
-        seconds = main_process_value(wall_before + time.time() - start_time, device)
+        seconds = main_process_value(training_time(), device)
         return seconds >= 60 * t.max_minutes
 
     def checkpoint() -> None:
@@ -349,7 +351,7 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
                 "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
                 "batch_in_epoch": batch_in_epoch, "rng": rngs[0], "rng_per_process": rngs,
                 "processes": world, "config": to_dict(cfg), "vocab": list(vocab.itos),
-                "dataset": dataset_spec, "wall_time_s": wall_before + time.time() - start_time},
+                "dataset": dataset_spec, "wall_time_s": training_time()},
                 step, t.keep_last)
 
     logger = MetricsLogger(run_dir, t.tensorboard,
@@ -425,7 +427,7 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
         if logger is not None:
             logger.close()
 
-    wall = wall_before + time.time() - start_time
+    wall = training_time()
     if main:
         export_damsm(run_dir, text_encoder, image_encoder, vocab, cfg, dataset_spec,
                      {"steps": step, "epochs": round(step / steps_per_epoch, 3),

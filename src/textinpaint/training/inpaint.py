@@ -54,7 +54,7 @@ from .inpaint_config import InpaintConfig
 from .logger import MetricsLogger
 from .model_card import model_card
 from .sampler import EpochBatches
-from .schedule import check_decay_clock, check_decay_start, linear_decay
+from .schedule import check_decay_clock, check_decay_start, decay_clock, linear_decay
 
 log = logging.getLogger(__name__)
 
@@ -170,9 +170,9 @@ class InpaintTrainer:
         linearly to 0 at ``max_steps``; with ``train.lr_decay_over=minutes`` the same of the
         training time and ``train.max_minutes``."""
         t = self.cfg.train
-        if t.lr_decay_over == "minutes":
-            return linear_decay(self.shared_time, 60 * t.max_minutes, t.lr_decay_start)
-        return linear_decay(self.step, t.max_steps, t.lr_decay_start)
+        now, end = decay_clock(t.lr_decay_over, self.step, t.max_steps, self.shared_time,
+                               t.max_minutes)
+        return linear_decay(now, end, t.lr_decay_start)
 
     def train_step(self, batch: dict) -> dict[str, float]:
         """One discriminator and one generator update; returns the loss terms."""

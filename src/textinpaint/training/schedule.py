@@ -34,3 +34,10 @@ def check_decay_clock(clock: str, max_minutes: float) -> None:
     if clock == "minutes" and max_minutes <= 0:
         raise UserError("train.lr_decay_over=minutes needs a time budget: set "
                         "train.max_minutes (the schedule ends there)")
+
+
+def decay_clock(clock: str, step: int, max_steps: int, seconds: float, max_minutes: float
+                ) -> tuple[float, float]:
+    """Where the decay stands and where it ends on ``train.lr_decay_over``'s clock:
+    ``(step, max_steps)`` for "steps", ``(seconds, 60 × max_minutes)`` for "minutes"."""
+    return (seconds, 60 * max_minutes) if clock == "minutes" else (step, max_steps)
