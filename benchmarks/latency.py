@@ -6,12 +6,13 @@ generator, resizing and compositing. Inputs: a random image with a centre hole a
 resolution, and a 500×375 one (a typical CUB photo) that the pipeline resizes down and back.
 Median of ``--repeats`` calls after one warm-up, batch 1, for each torch thread count.
 
-    python benchmarks/latency.py --model models/birds-128 --threads 1,2
+    python benchmarks/latency.py --model models/birds-128 --threads 1,2 [--flip-ensemble]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from pathlib import Path
@@ -49,18 +50,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=Path("models/birds-128"))
     p.add_argument("--threads", default="1,2", help="comma list of torch thread counts")
     p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--flip-ensemble", action="store_true",
+                   help="also time the flip self-ensemble (two passes per window)")
     args = p.parse_args(argv)
     pipe = InpaintPipeline.from_pretrained(args.model)
+    pipes = {"off": pipe}
+    if args.flip_ensemble:  # the same weights, mirrored pass added
+        pipes["on"] = InpaintPipeline(dataclasses.replace(pipe.model, flip_ensemble=True))
     size = pipe.resolution
     inputs = {f"{size}×{size}": centre_hole_input(size, size),
               "500×375": centre_hole_input(500, 375)}
     print(f"model {args.model}, batch 1, centre hole, median of {args.repeats} calls")
-    print("| input | torch threads | latency (s) |")
-    print("|---|---|---|")
+    print("| input | torch threads | flip ensemble | latency (s) |")
+    print("|---|---|---|---|")
     for threads in (int(t) for t in args.threads.split(",")):
         torch.set_num_threads(threads)
         for name, (image, hole) in inputs.items():
-            print(f"| {name} | {threads} | {median_seconds(pipe, image, hole, args.repeats):.4f} |")
+            for flip, timed in pipes.items():
+                seconds = median_seconds(timed, image, hole, args.repeats)
+                print(f"| {name} | {threads} | {flip} | {seconds:.4f} |")
     return 0
 
 

@@ -314,3 +314,14 @@ def test_cli_with_model_and_resolution_check(tiny_models, tmp_path, capsys):
     data = json.loads((tmp_path / "ok" / "metrics.json").read_text())
     assert list(data["results"]) == ["text", "text-2"]  # duplicates disambiguated
     assert data["resolution"] == 32  # taken from the model
+
+
+def test_cli_flip_ensemble_both_scores_each_model_twice_and_pairs_them(tiny_models, tmp_path):
+    text, _ = tiny_models
+    assert run_cli("--dataset", "shapes", "--model", str(text), "--flip-ensemble", "both",
+                   "--baselines", "none", "--limit", "4", "--masks", "center",
+                   "--out", str(tmp_path / "o")) == 0
+    res = json.loads((tmp_path / "o" / "metrics.json").read_text())["results"]
+    assert list(res) == ["text", "text+flip"]
+    assert res["text"]["l1_hole"] != res["text+flip"]["l1_hole"]
+    assert set(res["text+flip"]["paired"]["vs"]) == {"text"}

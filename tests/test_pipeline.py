@@ -196,3 +196,63 @@ def test_sixteen_bit_greyscale_is_scaled_to_eight_bits(tiny_pipe):
     out = tiny_pipe(prompt="a bird", image=Image.fromarray(grey16), mask_image=hole).images[0]
     expected = np.repeat((grey16 // 257).astype(np.uint8)[:, :, None], 3, axis=2)
     _assert_known_exact(np.asarray(out), expected, hole)
+
+
+# ------------------------------------------------------------------ flip self-ensemble
+
+def test_flip_ensemble_is_the_mean_of_the_fill_and_its_mirrored_fill(tiny_pipe):
+    import dataclasses
+
+    plain = tiny_pipe.model
+    flip = dataclasses.replace(plain, flip_ensemble=True)
+    gen = torch.Generator().manual_seed(0)
+    image = torch.rand(2, 3, R, R, generator=gen) * 2 - 1
+    mask = torch.zeros(2, 1, R, R)
+    mask[0, :, 8:20, 4:14] = 1
+    mask[1, :, 20:30, 10:28] = 1
+    captions = ["a red circle on the left", "a blue square at the right of a circle"]
+    tokens, lengths = plain.encode_text(captions)
+    out = flip(image, mask, tokens, lengths)
+    direct = plain(image, mask, tokens, lengths)
+    # The mirror pass reads the caption of the mirror image: left and right swapped.
+    mirror_tokens, _ = plain.encode_text(["a red circle on the right",
+                                          "a blue square at the left of a circle"])
+    assert "left" in plain.vocab and "right" in plain.vocab
+    assert torch.equal(plain.mirror_tokens(tokens), mirror_tokens)
+    assert not torch.equal(tokens, mirror_tokens)
+    mirrored = plain(image.flip(-1), mask.flip(-1), mirror_tokens, lengths)
+    torch.testing.assert_close(out["final"], (direct["final"] + mirrored["final"].flip(-1)) / 2)
+    torch.testing.assert_close(out["word_weights"],
+                               (direct["word_weights"] + mirrored["word_weights"]) / 2)
+    assert not torch.allclose(out["final"], direct["final"])  # the mirror pass counts
+    known = (1 - mask).expand_as(image).bool()
+    torch.testing.assert_close(out["final"][known], image[known])
+    assert flip.name == plain.name + "+flip"
+
+
+def test_flip_ensemble_of_a_mirror_symmetric_input_is_exactly_symmetric(tiny_pipe):
+    import dataclasses
+
+    flip = dataclasses.replace(tiny_pipe.model, flip_ensemble=True)
+    half = torch.rand(1, 3, R, R // 2, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    image = torch.cat([half, half.flip(-1)], dim=-1)
+    mask = torch.zeros(1, 1, R, R)
+    mask[..., 6:26, 9:23] = 1
+    tokens, lengths = flip.encode_text(["a white circle in the centre"])
+    out = flip(image, mask, tokens, lengths)
+    torch.testing.assert_close(out["final"], out["final"].flip(-1), rtol=0, atol=0)
+    torch.testing.assert_close(out["word_attention"], out["word_attention"].flip(-1),
+                               rtol=0, atol=0)
+
+
+def test_flip_ensembled_pipeline_keeps_known_pixels_and_changes_the_fill(tiny_model_dir,
+                                                                          tiny_pipe):
+    from textinpaint.pipeline import InpaintPipeline
+
+    pipe = InpaintPipeline.from_pretrained(tiny_model_dir, flip_ensemble=True)
+    image, hole = noise_image(45, 37), box_mask(45, 37, (5, 6, 30, 25))
+    out = np.asarray(pipe(prompt="a bird", image=image, mask_image=hole).images[0])
+    _assert_known_exact(out, image, hole)
+    plain = np.asarray(tiny_pipe(prompt="a bird", image=image, mask_image=hole).images[0])
+    assert (out[hole] != plain[hole]).any()
+    assert pipe.name.endswith("+flip") and not tiny_pipe.name.endswith("+flip")

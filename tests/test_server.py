@@ -78,6 +78,17 @@ def test_model_description(client, tiny_pipe):
     assert info["vocab_size"] == len(tiny_pipe.model.vocab) and info["parameters"] > 0
     assert isinstance(info["examples"], list)
     assert info["limits"]["max_bytes"] == 200_000
+    assert info["flip_ensemble"] is False
+
+
+def test_flip_ensembled_server_says_so_and_keeps_known_pixels(tiny_model_dir):
+    flipped = TestClient(create_app(tiny_model_dir, flip_ensemble=True))
+    assert flipped.get("/api/v1/model").json()["flip_ensemble"] is True
+    image, hole = noise_image(40, 30), box_mask(40, 30, (8, 8, 30, 22))
+    response = post(flipped, png_bytes(image), png_bytes(hole))
+    assert response.status_code == 200
+    result = decode_png(base64.b64decode(response.json()["image"]))
+    assert (result[~hole] == image[~hole]).all()
 
 
 def test_health_docs_and_page(client):

@@ -168,14 +168,25 @@ def load_damsm(folder: str | Path, device: str | torch.device = "cpu") -> Damsm:
     return Damsm(text_encoder, image_encoder, vocab, config)
 
 
+# Words a caption must swap to describe the mirror image (the flip ensemble's second pass).
+MIRRORED_WORDS = (("left", "right"), ("leftmost", "rightmost"))
+
+
 @dataclass
 class InpaintModel:
-    """A loaded inpainting model folder: generator + DAMSM encoders + vocabulary + config."""
+    """A loaded inpainting model folder: generator + DAMSM encoders + vocabulary + config.
+
+    ``flip_ensemble``: fill each image and its mirror image (its caption's "left" and
+    "right" swapped) and average the two fills (mirrored back), the self-ensemble of image
+    restoration. Twice the compute for a fill
+    with less error (about +0.1 dB hole PSNR for birds-128, see its card); off by default.
+    """
 
     generator: torch.nn.Module
     damsm: Damsm
     config: dict[str, Any]
     folder: Path | None = None
+    flip_ensemble: bool = False
 
     @property
     def resolution(self) -> int:
@@ -183,7 +194,8 @@ class InpaintModel:
 
     @property
     def name(self) -> str:
-        return str(self.config.get("name") or (self.folder.name if self.folder else "model"))
+        name = str(self.config.get("name") or (self.folder.name if self.folder else "model"))
+        return f"{name}+flip" if self.flip_ensemble else name
 
     @property
     def vocab(self) -> Vocabulary:
@@ -214,8 +226,38 @@ class InpaintModel:
         """Fill ``image`` (B×3×R×R in [-1, 1]) where ``mask`` (B×1×R×R) is 1.
 
         Returns the generator's output dict (``final`` composited, ``word_attention``,
-        ``word_weights`` ...).
+        ``word_weights`` ...); with ``flip_ensemble`` only those three, each the mean of the
+        two passes.
         """
+        if not self.flip_ensemble:
+            return self._forward(image, mask, tokens, lengths)
+        n = image.shape[0]
+        both = self._forward(torch.cat([image, image.flip(-1)]), torch.cat([mask, mask.flip(-1)]),
+                             torch.cat([tokens, self.mirror_tokens(tokens)]), lengths.repeat(2))
+
+        def mean(key: str, spatial: bool) -> torch.Tensor | None:
+            value = both[key]
+            if value is None:
+                return None
+            mirrored = value[n:].flip(-1) if spatial else value[n:]
+            return (value[:n] + mirrored) / 2
+
+        # Both passes keep the known pixels exactly, so their mean does too.
+        return {"final": mean("final", True), "word_attention": mean("word_attention", True),
+                "word_weights": mean("word_weights", False)}
+
+    def mirror_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The captions as they read for the mirror image: "left" and "right" swapped."""
+        out = tokens.clone()
+        stoi = self.vocab.stoi
+        for a, b in MIRRORED_WORDS:
+            if a in stoi and b in stoi:
+                out[tokens == stoi[a]] = stoi[b]
+                out[tokens == stoi[b]] = stoi[a]
+        return out
+
+    def _forward(self, image: torch.Tensor, mask: torch.Tensor, tokens: torch.Tensor,
+                 lengths: torch.Tensor) -> dict[str, Any]:
         words = sentence = word_mask = None
         if self.uses_text:
             words, sentence, word_mask = self.damsm.text_encoder.encode(tokens, lengths)
@@ -241,8 +283,12 @@ def save_model(folder: Path, generator, damsm: Damsm, config: dict[str, Any],
         (folder / "README.md").write_text(card)
 
 
-def load_model(folder: str | Path, device: str | torch.device = "cpu") -> InpaintModel:
-    """Load an inpainting model folder for inference (eval mode, no gradients)."""
+def load_model(folder: str | Path, device: str | torch.device = "cpu",
+               flip_ensemble: bool = False) -> InpaintModel:
+    """Load an inpainting model folder for inference (eval mode, no gradients).
+
+    ``flip_ensemble``: see :class:`InpaintModel`.
+    """
     from .nn.generator import GeneratorConfig, InpaintGenerator
 
     folder = Path(folder)
@@ -258,7 +304,7 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> Inpain
                                         "generator"))
     load_weights(generator, folder / "generator.safetensors")
     generator.to(device).eval().requires_grad_(False)
-    return InpaintModel(generator, damsm, config, folder)
+    return InpaintModel(generator, damsm, config, folder, flip_ensemble)
 
 
 def init_model_folder(folder: str | Path, preset: str = "tiny", resolution: int = 32,

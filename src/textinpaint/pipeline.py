@@ -104,11 +104,16 @@ class InpaintPipeline:
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, device: str | torch.device = "cpu",
-                        **kwargs) -> InpaintPipeline:
-        """Load the model folder ``model_dir`` (as written by ``textinpaint train``)."""
+                        flip_ensemble: bool = False, **kwargs) -> InpaintPipeline:
+        """Load the model folder ``model_dir`` (as written by ``textinpaint train``).
+
+        ``flip_ensemble=True`` fills each window and its mirror image and averages the two
+        fills: twice the time, a little less error (see
+        :class:`~textinpaint.model_folder.InpaintModel`).
+        """
         from .model_folder import load_model
 
-        return cls(load_model(model_dir, device), **kwargs)
+        return cls(load_model(model_dir, device, flip_ensemble), **kwargs)
 
     @property
     def resolution(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -36,6 +37,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--fid-weights", type=Path, default=None,
                    help="local Inception-v3 weights file for FID/KID (never downloaded)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (models only)")
+    p.add_argument("--flip-ensemble", choices=("off", "on", "both"), default="off",
+                   help="fill each image and its mirror image and average the two fills "
+                        "(on), or score every model both ways, NAME and NAME+flip (both)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice; 1 is much faster "
                         "on a machine whose cores other processes keep busy)")
@@ -70,7 +74,10 @@ def run(args) -> int:
     if args.model:  # imported only when needed: baselines alone need no network code
         from ..model_folder import load_model
 
-        models = [load_model(folder, device) for folder in args.model]
+        models = [load_model(folder, device, args.flip_ensemble == "on")
+                  for folder in args.model]
+        if args.flip_ensemble == "both":  # the same weights, scored a second time mirrored too
+            models += [dataclasses.replace(m, flip_ensemble=True) for m in models]
     if not models and not baselines:
         raise UserError("nothing to evaluate: give --model MODEL_DIR or --baselines")
     resolutions = sorted({m.resolution for m in models})

@@ -19,6 +19,9 @@ def add_parser(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--flip-ensemble", action="store_true",
+                   help="fill each image and its mirror image and average the two fills: "
+                        "twice the time, a little less error")
     p.add_argument("--max-mb", type=float, default=10.0,
                    help="largest accepted image or mask file in MB (default 10)")
     p.add_argument("--max-pixels", type=int, default=4096 * 4096,
@@ -36,6 +39,7 @@ def run(args) -> int:
     from ..shipped import resolve_model_dir
 
     app = create_app(resolve_model_dir(args.model), device=args.device,
+                     flip_ensemble=args.flip_ensemble,
                      max_bytes=int(args.max_mb * 2**20), max_pixels=args.max_pixels,
                      max_text_chars=args.max_text)
     if args.host not in LOOPBACK:

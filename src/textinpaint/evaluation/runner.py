@@ -52,11 +52,14 @@ def unique_names(names: Sequence[str]) -> list[str]:
 
 
 def method_name(method) -> str:
-    """A method's display name: a baseline's registry name or a model's folder name."""
+    """A method's display name: a baseline's registry name or a model's folder name
+    (``+flip`` appended for a flip-ensembled model)."""
     if isinstance(method, Baseline):
         return method.name
     folder = getattr(method, "folder", None)
-    return Path(folder).name if folder is not None else str(getattr(method, "name", "model"))
+    if folder is None:
+        return str(getattr(method, "name", "model"))
+    return Path(folder).name + ("+flip" if getattr(method, "flip_ensemble", False) else "")
 
 
 def _bucket_labels(batch: dict, mask: torch.Tensor) -> list[tuple[str | None, str]]:

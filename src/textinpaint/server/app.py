@@ -79,7 +79,7 @@ def _model_info(pipe: InpaintPipeline, limits: Limits) -> dict:
     examples = next((config[k] for k in EXAMPLE_KEYS if isinstance(config.get(k), list)), [])
     return {"name": model.name, "resolution": model.resolution, "uses_text": model.uses_text,
             "vocab_size": len(model.vocab), "max_caption_words": model.max_len,
-            "parameters": _parameter_count(model),
+            "parameters": _parameter_count(model), "flip_ensemble": model.flip_ensemble,
             "examples": [str(e) for e in examples][:20],
             "limits": {"max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels,
                        "max_text_chars": limits.max_text_chars},
@@ -91,15 +91,16 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
-               max_bytes: int = 10 * 2**20, max_pixels: int = 4096 * 4096,
-               max_text_chars: int = 300) -> FastAPI:
-    """The app serving ``pipeline`` (or the model folder at that path, loaded on ``device``).
+               flip_ensemble: bool = False, max_bytes: int = 10 * 2**20,
+               max_pixels: int = 4096 * 4096, max_text_chars: int = 300) -> FastAPI:
+    """The app serving ``pipeline`` (or the model folder at that path, loaded on ``device``,
+    flip-ensembled with ``flip_ensemble``).
 
     ``max_bytes`` limits each uploaded file, ``max_pixels`` each image, ``max_text_chars``
     the caption (captions with more words than the model reads are refused too).
     """
     pipe = pipeline if isinstance(pipeline, InpaintPipeline) else \
-        InpaintPipeline.from_pretrained(pipeline, device=device)
+        InpaintPipeline.from_pretrained(pipeline, device=device, flip_ensemble=flip_ensemble)
     limits = Limits(max_bytes, max_pixels, max_text_chars,
                     pipe.model.max_len if pipe.model.uses_text else None)
     lock = threading.Lock()
