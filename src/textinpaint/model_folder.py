@@ -178,8 +178,8 @@ class InpaintModel:
 
     ``flip_ensemble``: fill each image and its mirror image (its caption's "left" and
     "right" swapped) and average the two fills (mirrored back), the self-ensemble of image
-    restoration. Twice the compute for a fill
-    with less error (about +0.1 dB hole PSNR for birds-128, see its card); off by default.
+    restoration. Twice the compute for a fill with less error (about +0.1 dB hole PSNR for
+    birds-128, see its card); off by default.
     """
 
     generator: torch.nn.Module
