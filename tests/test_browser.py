@@ -155,7 +155,11 @@ def test_paint_caption_inpaint_explain(browser, server_url, tmp_path):
 
     # variants: one result per caption line, side by side
     page.get_by_label("Caption", exact=True).fill("a red bird\na blue bird with a long tail")
-    page.get_by_role("button", name="Inpaint").click()
+    assert not page.get_by_label("Mirror ensemble").is_checked()  # the server's default
+    page.get_by_label("Mirror ensemble").check()
+    with page.expect_response("**/api/v1/inpaint") as answered:
+        page.get_by_role("button", name="Inpaint").click()
+    assert answered.value.json()["flip_ensemble"] is True  # the server was asked for it
     page.locator("#results img.after").nth(1).wait_for(state="visible", timeout=60_000)
     assert page.locator("#results .result").count() == 2
     page.get_by_role("button", name="Inpaint").wait_for()

@@ -256,3 +256,8 @@ def test_flip_ensembled_pipeline_keeps_known_pixels_and_changes_the_fill(tiny_mo
     plain = np.asarray(tiny_pipe(prompt="a bird", image=image, mask_image=hole).images[0])
     assert (out[hole] != plain[hole]).any()
     assert pipe.name.endswith("+flip") and not tiny_pipe.name.endswith("+flip")
+    # per call: flip_ensemble overrides the pipeline's setting either way
+    per_call = tiny_pipe(prompt="a bird", image=image, mask_image=hole, flip_ensemble=True)
+    np.testing.assert_array_equal(np.asarray(per_call.images[0]), out)
+    off = pipe(prompt="a bird", image=image, mask_image=hole, flip_ensemble=False)
+    np.testing.assert_array_equal(np.asarray(off.images[0]), plain)

@@ -86,9 +86,28 @@ def test_flip_ensembled_server_says_so_and_keeps_known_pixels(tiny_model_dir):
     assert flipped.get("/api/v1/model").json()["flip_ensemble"] is True
     image, hole = noise_image(40, 30), box_mask(40, 30, (8, 8, 30, 22))
     response = post(flipped, png_bytes(image), png_bytes(hole))
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.json()["flip_ensemble"] is True
     result = decode_png(base64.b64decode(response.json()["image"]))
     assert (result[~hole] == image[~hole]).all()
+    # a request may turn it off: then it answers as the plain server does
+    off = post(flipped, png_bytes(image), png_bytes(hole), flip_ensemble="false").json()
+    plain = TestClient(create_app(tiny_model_dir))
+    assert off["flip_ensemble"] is False
+    assert off["image"] == post(plain, png_bytes(image), png_bytes(hole)).json()["image"]
+
+
+def test_flip_ensemble_per_request_in_multipart_and_json(client):
+    image, hole = noise_image(40, 30), box_mask(40, 30, (8, 8, 30, 22))
+    plain = post(client, png_bytes(image), png_bytes(hole)).json()
+    flip = post(client, png_bytes(image), png_bytes(hole), flip_ensemble="true").json()
+    assert plain["flip_ensemble"] is False and flip["flip_ensemble"] is True
+    assert plain["image"] != flip["image"]
+    body = {"image": base64.b64encode(png_bytes(image)).decode(),
+            "mask": base64.b64encode(png_bytes(hole)).decode(), "text": "a red bird",
+            "flip_ensemble": True}
+    assert client.post("/api/v1/inpaint", json=body).json()["image"] == flip["image"]
+    assert_error(post(client, png_bytes(image), png_bytes(hole), flip_ensemble="maybe"),
+                 400, "flip_ensemble")
 
 
 def test_health_docs_and_page(client):

@@ -19,6 +19,7 @@ pasted into the hole pixels only. Pixels outside the hole are the input's, bit f
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,8 @@ class InpaintPipeline:
 
     def __call__(self, prompt: str | list[str] | None = None, image=None, mask_image=None,
                  generator: torch.Generator | list[torch.Generator] | None = None,
-                 return_attention: bool = False) -> InpaintOutput:
+                 return_attention: bool = False,
+                 flip_ensemble: bool | None = None) -> InpaintOutput:
         """Fill the white part of ``mask_image`` in ``image`` so it agrees with ``prompt``.
 
         Args:
@@ -140,11 +142,16 @@ class InpaintPipeline:
             generator: accepted for diffusers compatibility and ignored: the network runs in
                 eval mode and has no sampling noise, so the output is deterministic.
             return_attention: also return per-word attention maps and weights.
+            flip_ensemble: fill each window and its mirror image and average the two fills
+                (twice the time, a little less error); None keeps the model's setting
+                (``from_pretrained(..., flip_ensemble=...)``).
 
         A list of length N in any of ``prompt``, ``image``, ``mask_image`` makes a batch of
         N; single values are repeated (one image with N prompts gives N variants).
         """
         del generator  # deterministic network: nothing to seed
+        model = self.model if flip_ensemble is None else \
+            dataclasses.replace(self.model, flip_ensemble=bool(flip_ensemble))
         images, masks = _as_list(image, "image"), _as_list(mask_image, "mask_image")
         prompts = [prompt] if prompt is None or isinstance(prompt, str) else list(prompt)
         n = max(len(images), len(masks), len(prompts))
@@ -168,7 +175,7 @@ class InpaintPipeline:
         maps = [{} for _ in range(n)]
         for start in range(0, len(jobs), self.batch_size):
             chunk = jobs[start:start + self.batch_size]
-            result = self._run(chunk, [prompts[j.index] for j in chunk])
+            result = self._run(model, chunk, [prompts[j.index] for j in chunk])
             for k, job in enumerate(chunk):
                 self._paste(job, result["final"][k], outputs[job.index], holes[job.index])
                 if return_attention:
@@ -187,14 +194,15 @@ class InpaintPipeline:
         rows, cols, _, _ = paste_region(window, hole.shape[1], hole.shape[0])
         return _Job(index, window, image, mask, int(hole[rows, cols].sum()))
 
-    def _run(self, jobs: list[_Job], prompts: list[str]) -> dict[str, Any]:
-        device = self.model.device
+    @staticmethod
+    def _run(model, jobs: list[_Job], prompts: list[str]) -> dict[str, Any]:
+        device = model.device
         image = torch.from_numpy(np.stack([j.image for j in jobs])).to(device)
         image = image.permute(0, 3, 1, 2).float() / 127.5 - 1
         mask = torch.from_numpy(np.stack([j.mask for j in jobs])).to(device)
         mask = mask[:, None].float()
-        tokens, lengths = self.model.encode_text(prompts)
-        out = self.model(image * (1 - mask), mask, tokens, lengths)
+        tokens, lengths = model.encode_text(prompts)
+        out = model(image * (1 - mask), mask, tokens, lengths)
         final = ((out["final"].float().clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1)
         result = {"final": final.cpu().numpy()}
         for key in ("word_attention", "word_weights"):

@@ -3,10 +3,12 @@
 Routes:
 
 * ``POST /api/v1/inpaint`` — multipart (files ``image``, ``mask``; fields ``text``,
-  ``return_attention``) or JSON (base64 ``image``, ``mask``, data URLs welcome; ``text``,
-  ``return_attention``); ``prompt`` is accepted in place of ``text``.
+  ``return_attention``, ``flip_ensemble``) or JSON (base64 ``image``, ``mask``, data URLs
+  welcome; ``text``, ``return_attention``, ``flip_ensemble``); ``prompt`` is accepted in
+  place of ``text``; ``flip_ensemble`` left out = the server's ``--flip-ensemble``.
   Mask: white (> 127) = hole, same size as the image. Answers
-  ``{"image": base64 PNG, "model", "time_ms", "width", "height"}`` and, when asked,
+  ``{"image": base64 PNG, "model", "time_ms", "width", "height", "flip_ensemble"}`` and,
+  when asked,
   ``"attention": [{"word", "weight", "map": base64 greyscale PNG}]`` with ``"map_scale"``
   (the attention value that the PNG's 255 stands for; all words share it).
 * ``GET /api/v1/model`` — what the loaded model is and the request limits.
@@ -130,13 +132,15 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
             start = time.perf_counter()
             try:
                 out = pipe(prompt=inputs.text, image=inputs.image, mask_image=inputs.hole,
-                           return_attention=inputs.return_attention)
+                           return_attention=inputs.return_attention,
+                           flip_ensemble=inputs.flip_ensemble)
             except UserError as exc:  # e.g. an image mode the pipeline cannot convert
                 raise ApiError(400, str(exc)) from None
             elapsed = (time.perf_counter() - start) * 1000
         result = out.images[0]
+        flip = pipe.model.flip_ensemble if inputs.flip_ensemble is None else inputs.flip_ensemble
         answer = {"image": png_b64(result), "model": pipe.name, "time_ms": round(elapsed, 1),
-                  "width": result.width, "height": result.height}
+                  "width": result.width, "height": result.height, "flip_ensemble": flip}
         if inputs.return_attention:
             answer["attention"], answer["map_scale"] = _attention_json(out.attention[0])
         return answer
@@ -147,13 +151,15 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                       "image": {"type": "string", "format": "binary"},
                       "mask": {"type": "string", "format": "binary"},
                       "text": {"type": "string"},
-                      "return_attention": {"type": "boolean"}},
+                      "return_attention": {"type": "boolean"},
+                      "flip_ensemble": {"type": "boolean"}},
                       "required": ["image", "mask", "text"]}},
                   "application/json": {"schema": {"type": "object", "properties": {
                       "image": {"type": "string", "description": "base64 image file"},
                       "mask": {"type": "string", "description": "base64 mask file"},
                       "text": {"type": "string"},
-                      "return_attention": {"type": "boolean"}},
+                      "return_attention": {"type": "boolean"},
+                      "flip_ensemble": {"type": "boolean"}},
                       "required": ["image", "mask", "text"]}}}}})
     async def inpaint(request: Request):
         inputs = await parse_inpaint_request(request, limits)

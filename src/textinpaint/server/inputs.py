@@ -51,12 +51,14 @@ class Limits:
 
 @dataclass
 class InpaintInputs:
-    """A checked request: decoded image, hole mask (same size, not empty), caption."""
+    """A checked request: decoded image, hole mask (same size, not empty), caption, options
+    (``flip_ensemble`` None = the server's setting)."""
 
     image: Image.Image
     hole: np.ndarray
     text: str
     return_attention: bool
+    flip_ensemble: bool | None = None
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -86,6 +88,10 @@ def _b64(value, name: str) -> bytes:
         raise ApiError(400, f"field '{name}' is not valid base64") from None
 
 
+# The request's fields besides the two files.
+OPTION_FIELDS = ("text", "prompt", "return_attention", "flip_ensemble")
+
+
 def _flag(value, name: str) -> bool:
     if isinstance(value, bool) or value is None:
         return bool(value)
@@ -110,7 +116,7 @@ async def _fields_from_multipart(request: Request, body: bytes) -> dict:
         if not isinstance(value, UploadFile):
             raise ApiError(400, f"field '{key}' must be a file upload")
         fields[key] = await value.read()
-    for key in ("text", "prompt", "return_attention"):
+    for key in OPTION_FIELDS:
         value = form.get(key)
         if isinstance(value, UploadFile):
             value = (await value.read()).decode("utf-8", "replace")
@@ -126,7 +132,7 @@ def _fields_from_json(body: bytes) -> dict:
         raise ApiError(400, "the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the JSON body must be an object with image, mask and text")
-    fields = {k: data[k] for k in ("text", "prompt", "return_attention") if k in data}
+    fields = {k: data[k] for k in OPTION_FIELDS if k in data}
     for key in ("image", "mask"):
         if key in data:
             fields[key] = _b64(data[key], key)
@@ -179,6 +185,8 @@ async def parse_inpaint_request(request: Request, limits: Limits) -> InpaintInpu
         raise ApiError(400, "missing field 'text' (send an empty string for no caption)")
     text = _check_text(text, limits)
     return_attention = _flag(fields.get("return_attention"), "return_attention")
+    flip = fields.get("flip_ensemble")
+    flip_ensemble = None if flip is None else _flag(flip, "flip_ensemble")
     image = _decode(fields["image"], "image", limits)
     mask = _decode(fields["mask"], "mask", limits)
     if mask.size != image.size:
@@ -188,4 +196,4 @@ async def parse_inpaint_request(request: Request, limits: Limits) -> InpaintInpu
     if not hole.any():
         raise ApiError(400, "the mask has no white (hole) pixels; paint the region to fill "
                             "in white")
-    return InpaintInputs(image, hole, text, return_attention)
+    return InpaintInputs(image, hole, text, return_attention, flip_ensemble)

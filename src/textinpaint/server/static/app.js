@@ -22,7 +22,7 @@
     cursor: $("#brush-cursor"), rectPreview: $("#rect-preview"),
     size: $("#brush-size"), sizeValue: $("#brush-size-value"),
     undo: $("#undo"), redo: $("#redo"), clear: $("#clear"),
-    caption: $("#caption"), examples: $("#examples"), explain: $("#explain"),
+    caption: $("#caption"), examples: $("#examples"), explain: $("#explain"), flip: $("#flip"),
     inpaint: $("#inpaint"), status: $("#status"), results: $("#results"),
     modelInfo: $("#model-info"),
   };
@@ -76,6 +76,7 @@
         els.caption.placeholder = "this model ignores captions";
       }
       if (info.examples && info.examples.length) examples = info.examples;
+      els.flip.checked = Boolean(info.flip_ensemble);  // start from the server's setting
     } catch (err) {
       els.modelInfo.textContent = "model description unavailable";
     }
@@ -413,6 +414,7 @@
     form.append("mask", maskBlob, "mask.png");
     form.append("text", text);
     form.append("return_attention", els.explain.checked ? "true" : "false");
+    form.append("flip_ensemble", els.flip.checked ? "true" : "false");
     const res = await fetch("api/v1/inpaint", { method: "POST", body: form });
     let body = null;
     try { body = await res.json(); } catch (err) { body = null; }
