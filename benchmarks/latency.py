@@ -12,7 +12,6 @@ Median of ``--repeats`` calls after one warm-up, batch 1, for each torch thread 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import time
 from pathlib import Path
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     pipe = InpaintPipeline.from_pretrained(args.model)
     pipes = {"off": pipe}
     if args.flip_ensemble:  # the same weights, mirrored pass added
-        pipes["on"] = InpaintPipeline(dataclasses.replace(pipe.model, flip_ensemble=True))
+        pipes["on"] = InpaintPipeline(pipe.model_for(True))
     size = pipe.resolution
     inputs = {f"{size}×{size}": centre_hole_input(size, size),
               "500×375": centre_hole_input(500, 375)}

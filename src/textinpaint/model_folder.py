@@ -195,7 +195,12 @@ class InpaintModel:
     @property
     def name(self) -> str:
         name = str(self.config.get("name") or (self.folder.name if self.folder else "model"))
-        return f"{name}+flip" if self.flip_ensemble else name
+        return name + self.variant
+
+    @property
+    def variant(self) -> str:
+        """What a display name appends for the inference options: ``+flip`` or nothing."""
+        return "+flip" if self.flip_ensemble else ""
 
     @property
     def vocab(self) -> Vocabulary:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -33,6 +33,9 @@ from .data.text import tokenize
 from .errors import UserError
 from .images import Pixels, to_hole, to_pixels
 from .windows import Window, crop, paste_region, plan_windows
+
+if TYPE_CHECKING:  # imported lazily at run time (from_pretrained)
+    from .model_folder import InpaintModel
 
 
 @dataclass
@@ -125,6 +128,13 @@ class InpaintPipeline:
     def name(self) -> str:
         return self.model.name
 
+    def model_for(self, flip_ensemble: bool | None) -> InpaintModel:
+        """The model a call with ``flip_ensemble`` runs (None: the pipeline's own); the same
+        weights either way."""
+        if flip_ensemble is None or bool(flip_ensemble) == self.model.flip_ensemble:
+            return self.model
+        return dataclasses.replace(self.model, flip_ensemble=bool(flip_ensemble))
+
     def __call__(self, prompt: str | list[str] | None = None, image=None, mask_image=None,
                  generator: torch.Generator | list[torch.Generator] | None = None,
                  return_attention: bool = False,
@@ -150,8 +160,7 @@ class InpaintPipeline:
         N; single values are repeated (one image with N prompts gives N variants).
         """
         del generator  # deterministic network: nothing to seed
-        model = self.model if flip_ensemble is None else \
-            dataclasses.replace(self.model, flip_ensemble=bool(flip_ensemble))
+        model = self.model_for(flip_ensemble)
         images, masks = _as_list(image, "image"), _as_list(mask_image, "mask_image")
         prompts = [prompt] if prompt is None or isinstance(prompt, str) else list(prompt)
         n = max(len(images), len(masks), len(prompts))

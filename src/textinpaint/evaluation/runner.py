@@ -59,7 +59,7 @@ def method_name(method) -> str:
     folder = getattr(method, "folder", None)
     if folder is None:
         return str(getattr(method, "name", "model"))
-    return Path(folder).name + ("+flip" if getattr(method, "flip_ensemble", False) else "")
+    return Path(folder).name + getattr(method, "variant", "")
 
 
 def _bucket_labels(batch: dict, mask: torch.Tensor) -> list[tuple[str | None, str]]:

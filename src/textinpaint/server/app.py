@@ -138,9 +138,9 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                 raise ApiError(400, str(exc)) from None
             elapsed = (time.perf_counter() - start) * 1000
         result = out.images[0]
-        flip = pipe.model.flip_ensemble if inputs.flip_ensemble is None else inputs.flip_ensemble
         answer = {"image": png_b64(result), "model": pipe.name, "time_ms": round(elapsed, 1),
-                  "width": result.width, "height": result.height, "flip_ensemble": flip}
+                  "width": result.width, "height": result.height,
+                  "flip_ensemble": pipe.model_for(inputs.flip_ensemble).flip_ensemble}
         if inputs.return_attention:
             answer["attention"], answer["map_scale"] = _attention_json(out.attention[0])
         return answer
