@@ -17,7 +17,9 @@ from . import __version__
 from .errors import UserError
 
 # Order here is the order ``textinpaint --help`` lists them in.
-COMMAND_MODULES = ["demo", "data", "damsm", "train", "export", "evaluate", "inpaint", "serve"]
+COMMAND_MODULES = [
+    "demo", "data", "damsm", "train", "recipe", "export", "evaluate", "inpaint", "serve",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,34 @@
+"""``textinpaint train-recipe``: a model's whole training (DAMSM and phases) from one file."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "train-recipe", help="run (or resume) a training recipe: DAMSM plus every phase",
+        description="Train the DAMSM and each phase a recipe file lists (configs/recipes/), "
+                    "each phase continuing the previous one's whole state, and export "
+                    "OUT/model. Run it again to resume: finished steps are skipped.")
+    p.add_argument("recipe", help="a recipe YAML file, or the name of one in configs/recipes/")
+    p.add_argument("--out", required=True, help="folder for the DAMSM, the phases and model/")
+    p.add_argument("--preset", help="train this preset instead of the recipe's (an ablation)")
+    p.add_argument("--damsm", help="use this DAMSM (or model) folder; skips the DAMSM step")
+    p.add_argument("--dataset", help="this dataset spec instead of the recipe's")
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="multiply every until_minutes limit (0.5: the recipe in half the time)")
+    p.add_argument("--no-progress", action="store_true", help="no DAMSM progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..presets import preset_path
+    from ..training.recipe import load_recipe, run_recipe
+
+    recipe = load_recipe(preset_path("recipes", args.recipe))
+    model = run_recipe(recipe, args.out, preset=args.preset, damsm=args.damsm,
+                       dataset=args.dataset, time_scale=args.time_scale,
+                       progress=not args.no_progress)
+    print(f"model folder written to {model}")
+    return 0

@@ -1,0 +1,194 @@
+"""Training recipes: a model's whole training in one YAML file, run and resumed by one command.
+
+A shipped model is rarely one ``textinpaint train`` call: ``models/birds-128`` took a DAMSM
+run and four phases (other holes, another prefill, a per-image loss, a learning-rate decay),
+each continuing the previous one's whole state. A recipe names them::
+
+    dataset: cub:../shared/data/cub
+    resolution: 128
+    preset: full
+    damsm: {overrides: [train.max_minutes=20]}     # or pass --damsm DIR
+    phases:
+      - {name: telea, max_steps: 4000, overrides: [train.batch_size=4]}
+      - {name: decay, until_minutes: 150.69, overrides: [train.lr_decay_over=minutes, ...]}
+    preset_overrides:
+      mmfl: [generator.prefill=none]                # applied after each phase's own
+
+and :func:`run_recipe` trains them into ``OUT/damsm``, ``OUT/1-telea``, ``OUT/2-decay``, ...
+then exports ``OUT/model``. Run it again after an interruption and it skips finished phases
+and resumes the unfinished one from its last checkpoint. ``until_minutes`` counts the
+trainer's clock over all phases so far (``train.max_minutes``), which is what an equal-time
+comparison of presets needs; ``time_scale`` shrinks or stretches every such limit at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..config import load_config, to_dict
+from ..errors import UserError
+from ..presets import preset_path
+
+log = logging.getLogger(__name__)
+
+# Steps for a phase that ends only on the clock (train.max_steps would stop it first).
+UNLIMITED_STEPS = 10**9
+
+
+@dataclass
+class DamsmStep:
+    """The DAMSM run a recipe starts with: ``train-damsm``'s preset for the dataset and
+    resolution (or ``config``), plus ``overrides``."""
+
+    config: str = ""
+    overrides: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Phase:
+    """One ``textinpaint train`` call continuing the previous phase's whole state.
+
+    It ends at global step ``max_steps`` or when the run's training time (all phases so far)
+    reaches ``until_minutes``, whichever comes first; at least one must be set.
+    """
+
+    name: str = ""
+    max_steps: int = 0
+    until_minutes: float = 0.0
+    masks: str = ""
+    overrides: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Recipe:
+    """A whole training: dataset, resolution, preset, DAMSM and phases (see module doc)."""
+
+    dataset: str = ""
+    resolution: int = 128
+    preset: str = "full"
+    damsm: DamsmStep | None = None
+    phases: list[Phase] = field(default_factory=list)
+    preset_overrides: dict[str, list[str]] = field(default_factory=dict)
+    export_half: bool = True
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and check a recipe file; a bad one raises :class:`UserError` naming the field."""
+    recipe = load_config(Recipe, path)
+    where = f"recipe '{path}'"
+    if not recipe.phases:
+        raise UserError(f"{where} has no phases; list at least one under 'phases'")
+    names = set()
+    for i, phase in enumerate(recipe.phases):
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", phase.name or ""):
+            raise UserError(f"{where}: phases[{i}].name must be a folder-safe word "
+                            f"(letters, digits, '_', '-', '.'), got {phase.name!r}")
+        if phase.name in names:
+            raise UserError(f"{where}: two phases are named '{phase.name}'; names must differ")
+        names.add(phase.name)
+        if phase.max_steps <= 0 and phase.until_minutes <= 0:
+            raise UserError(f"{where}: phase '{phase.name}' never ends; give it max_steps or "
+                            "until_minutes")
+    for preset, items in recipe.preset_overrides.items():
+        if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+            raise UserError(f"{where}: preset_overrides.{preset} must be a list of "
+                            "key=value strings")
+    return recipe
+
+
+def phase_dirs(recipe: Recipe, out: str | Path) -> list[Path]:
+    """The run folder of each phase: ``OUT/1-NAME``, ``OUT/2-NAME``, ..."""
+    return [Path(out) / f"{i}-{p.name}" for i, p in enumerate(recipe.phases, 1)]
+
+
+def phase_overrides(recipe: Recipe, phase: Phase, preset: str, time_scale: float) -> list[str]:
+    """The ``key=value`` overrides one phase trains with under ``preset`` (later ones win)."""
+    items = [f"resolution={recipe.resolution}"]
+    if phase.masks:
+        items.append(f"train.masks={phase.masks}")
+    items += phase.overrides + recipe.preset_overrides.get(preset, [])
+    if phase.until_minutes > 0:
+        items.append(f"train.max_minutes={phase.until_minutes * time_scale:g}")
+    return items
+
+
+def _done(folder: Path, kind: str) -> bool:
+    """Whether a run folder was exported (its config.json is written last)."""
+    cfg = folder / "config.json"
+    return cfg.is_file() and yaml.safe_load(cfg.read_text()).get("format") == kind
+
+
+def _check_same_recipe(out: Path, resolved: dict) -> None:
+    """Write OUT/recipe.yaml, or refuse to continue a folder started with another recipe."""
+    record = out / "recipe.yaml"
+    if record.is_file():
+        before = yaml.safe_load(record.read_text())
+        if before != resolved:
+            raise UserError(f"'{out}' holds a run of another recipe (see {record}); choose "
+                            "another --out, or delete that folder to start over")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    record.write_text(yaml.safe_dump(resolved, sort_keys=False))
+
+
+def run_recipe(recipe: Recipe, out: str | Path, *, preset: str | None = None,
+               damsm: str | Path | None = None, dataset: str | None = None,
+               time_scale: float = 1.0, progress: bool = True) -> Path:
+    """Run (or resume) every step of ``recipe`` into ``out`` and export ``OUT/model``.
+
+    Args:
+        recipe: from :func:`load_recipe`.
+        out: the recipe's folder (one subfolder per step).
+        preset: train this preset instead of the recipe's (an ablation on the same recipe).
+        damsm: an existing DAMSM (or model) folder instead of the recipe's DAMSM step.
+        dataset: this dataset spec instead of the recipe's.
+        time_scale: multiplies every ``until_minutes`` (0.5 = the recipe in half the time).
+
+    Returns:
+        ``OUT/model``, the last phase's model folder (fp16 weights with ``export_half``).
+    """
+    from .damsm import DamsmTrainConfig, preset_for, train_damsm
+    from .export import export_run
+    from .inpaint import train_inpaint
+    from .inpaint_config import InpaintConfig
+
+    if time_scale <= 0:
+        raise UserError(f"--time-scale must be positive, got {time_scale}")
+    out = Path(out)
+    preset = preset or recipe.preset
+    dataset = dataset or recipe.dataset
+    if not dataset:
+        raise UserError("the recipe names no dataset; add 'dataset:' or pass --dataset")
+    resolved = {**to_dict(recipe), "preset": preset, "dataset": dataset,
+                "damsm_folder": str(damsm) if damsm else "", "time_scale": time_scale}
+    _check_same_recipe(out, resolved)
+
+    if damsm is None:
+        damsm = out / "damsm"
+        if not _done(damsm, "textinpaint-damsm"):
+            step = recipe.damsm or DamsmStep()
+            name = dataset.partition(":")[0]
+            config = step.config or preset_for(name, recipe.resolution)
+            cfg = load_config(DamsmTrainConfig, config,
+                              [f"data.resolution={recipe.resolution}", *step.overrides])
+            log.info("recipe: training the DAMSM into %s", damsm)
+            train_damsm(dataset, damsm, cfg, resume=True, progress=progress)
+
+    previous = None
+    for phase, run_dir in zip(recipe.phases, phase_dirs(recipe, out)):
+        if _done(run_dir, "textinpaint-model"):
+            log.info("recipe: phase %s is done (%s)", phase.name, run_dir)
+        else:
+            cfg = load_config(InpaintConfig, preset_path("inpaint", preset),
+                              phase_overrides(recipe, phase, preset, time_scale))
+            log.info("recipe: phase %s into %s", phase.name, run_dir)
+            train_inpaint(cfg, dataset, damsm, run_dir, preset=preset,
+                          max_steps=phase.max_steps or UNLIMITED_STEPS, resume=True,
+                          start_from=previous)
+        previous = run_dir
+    return export_run(previous, out / "model", half=recipe.export_half, name=out.name)

@@ -1,0 +1,106 @@
+"""Training recipes: DAMSM + phases from one file, each phase continuing the last, resumable."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from textinpaint.cli import main
+from textinpaint.errors import UserError
+from textinpaint.model_folder import load_model
+from textinpaint.presets import CONFIG_ROOT
+from textinpaint.training.recipe import load_recipe, phase_dirs, phase_overrides
+
+DAMSM = ["data.length=24", "model.feature_dim=16", "model.word_embed_dim=8",
+         "model.image_widths=[4,8,8,16,16]", "train.batch_size=8", "train.warmup_steps=1",
+         "train.eval_limit=8", "train.tensorboard=false", "train.max_steps=2"]
+TINY = ["train.sample_every=0", "train.shapes_length=16", "train.checkpoint_every=1",
+        "generator.word_dim=16", "generator.sentence_dim=16", "discriminator.sentence_dim=16"]
+
+
+def write_recipe(path: Path, **changes) -> Path:
+    recipe = {
+        "dataset": "shapes", "resolution": 32, "preset": "tiny",
+        "damsm": {"overrides": DAMSM},
+        "phases": [
+            {"name": "first", "max_steps": 2, "overrides": TINY},
+            {"name": "second", "max_steps": 4, "masks": "center",
+             "overrides": [*TINY, "loss.per_image=true"]},
+        ],
+        "preset_overrides": {"other": ["loss.hole=3.0"]},
+        **changes,
+    }
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def test_recipe_trains_damsm_and_phases_in_order_and_exports(tmp_path):
+    recipe = write_recipe(tmp_path / "r.yaml")
+    out = tmp_path / "out"
+    assert main(["train-recipe", str(recipe), "--out", str(out), "--no-progress"]) == 0
+    first, second = phase_dirs(load_recipe(recipe), out)
+    assert json.loads((out / "damsm" / "config.json").read_text())["format"] == "textinpaint-damsm"
+    info = json.loads((second / "config.json").read_text())
+    # phase 2 continued phase 1's state (steps 3-4 on top of 1-2) under its own config
+    assert json.loads((first / "config.json").read_text())["steps"] == 2
+    assert info["steps"] == 4 and info["images_seen"] == 4 * info["train"]["batch_size"]
+    assert info["loss"]["per_image"] is True and info["train"]["masks"] == "center"
+    model = load_model(out / "model")
+    assert model.config["steps"] == 4 and model.config["name"] == "out"
+    assert (out / "model" / "README.md").is_file()
+
+    # run again: every step is done, nothing trains, the model is the same
+    before = (out / "model" / "generator.safetensors").read_bytes()
+    mtime = (second / "config.json").stat().st_mtime_ns
+    assert main(["train-recipe", str(recipe), "--out", str(out), "--no-progress"]) == 0
+    assert (second / "config.json").stat().st_mtime_ns == mtime
+    assert (out / "model" / "generator.safetensors").read_bytes() == before
+
+
+def test_interrupted_phase_resumes_from_its_checkpoint(tmp_path):
+    recipe = write_recipe(tmp_path / "r.yaml")
+    out = tmp_path / "out"
+    main(["train-recipe", str(recipe), "--out", str(out), "--no-progress"])
+    second = phase_dirs(load_recipe(recipe), out)[1]
+    # as if killed after its first step: the export (written last) is gone, checkpoints stay
+    (second / "config.json").unlink()
+    for ckpt in sorted(second.glob("checkpoints/*"))[1:]:
+        ckpt.unlink()
+    assert main(["train-recipe", str(recipe), "--out", str(out), "--no-progress"]) == 0
+    assert json.loads((second / "config.json").read_text())["steps"] == 4
+
+
+def test_preset_and_time_scale_shape_each_phase():
+    recipe = load_recipe(CONFIG_ROOT / "recipes" / "cub-128-equal-time.yaml")
+    last = recipe.phases[-1]
+    full = phase_overrides(recipe, last, "full", 1.0)
+    mmfl = phase_overrides(recipe, last, "mmfl", 0.5)
+    assert full[-1] == "train.max_minutes=150.69" and mmfl[-1] == "train.max_minutes=75.345"
+    # the preset's own overrides come after the phase's, so they win
+    assert mmfl.index("generator.prefill=none") > mmfl.index("generator.prefill=ns")
+    assert "generator.prefill=none" not in full
+    shipped = load_recipe(CONFIG_ROOT / "recipes" / "birds-128.yaml")
+    assert [p.max_steps for p in shipped.phases] == [4000, 5000, 6000, 30000]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"phases": []}, "has no phases"),
+    ({"phases": [{"name": "a b", "max_steps": 1}]}, "folder-safe"),
+    ({"phases": [{"name": "a", "max_steps": 1}, {"name": "a", "max_steps": 2}]}, "two phases"),
+    ({"phases": [{"name": "a"}]}, "never ends"),
+    ({"phases": [{"name": "a", "steps": 1}]}, "unknown config key 'phases\\[0\\].steps'"),
+])
+def test_bad_recipes_are_refused_with_the_field(tmp_path, change, message):
+    with pytest.raises(UserError, match=message):
+        load_recipe(write_recipe(tmp_path / "r.yaml", **change))
+
+
+def test_a_folder_of_another_recipe_is_not_continued(tmp_path, capsys):
+    out = tmp_path / "out"
+    main(["train-recipe", str(write_recipe(tmp_path / "r.yaml")), "--out", str(out),
+          "--no-progress"])
+    code = main(["train-recipe", str(write_recipe(tmp_path / "r.yaml")), "--out", str(out),
+                 "--preset", "full"])
+    assert code != 0 and "holds a run of another recipe" in capsys.readouterr().err
+    assert not (out / "3-first").exists()
