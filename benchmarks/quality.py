@@ -25,6 +25,7 @@ stages (``generator.num_levels=7 generator.refine_num_levels=7``): the same netw
 
     python benchmarks/quality.py --out runs/quality --max-steps 2000
     python benchmarks/quality.py --out runs/quality --minutes 60
+    python benchmarks/quality.py --out runs/quality --recipe cub-128-equal-time [--time-scale 0.33]
     python benchmarks/quality.py --out runs/quality --models mmfl=DIR,full=DIR,image-only=DIR
     python benchmarks/quality.py ... --dry-run     # the commands; run the evaluations side by
     python benchmarks/quality.py ... --reuse       # side by hand, then write the table
@@ -85,8 +86,19 @@ def level_overrides(preset: str, resolution: int) -> list[str]:
     return [f"generator.{k}={v}" for k, v in changes.items()]
 
 
+def recipe_commands(args, cub: str, damsm: Path) -> dict[str, list[str]]:
+    """One ``train-recipe`` command per preset: the recipe's phases, its preset swapped."""
+    commands = {}
+    for preset in args.presets:
+        commands[preset] = textinpaint() + [
+            "train-recipe", args.recipe, "--preset", preset, "--out", str(args.out / preset),
+            "--damsm", str(damsm), "--dataset", cub, "--time-scale", str(args.time_scale),
+            "--no-progress"]
+    return commands
+
+
 def train_all(args) -> tuple[dict[str, Path], dict[str, float]]:
-    """Train the DAMSM (unless given) and the three presets with the same budget."""
+    """Train the DAMSM (unless given) and the presets with the same budget."""
     cub = f"cub:{args.cub}"
     damsm = args.damsm
     if damsm is None:
@@ -95,9 +107,20 @@ def train_all(args) -> tuple[dict[str, Path], dict[str, float]]:
                                "--resolution", str(args.resolution), "--no-progress"]
         if args.damsm_steps:
             cmd += ["--max-steps", str(args.damsm_steps)]
+        if args.recipe:
+            from textinpaint.presets import preset_path
+            from textinpaint.training.recipe import load_recipe
+
+            recipe = load_recipe(preset_path("recipes", args.recipe))
+            cmd += recipe.damsm.overrides if recipe.damsm else []
         run(cmd, args.dry_run)
     models, seconds = {}, {}
-    for preset in PRESETS:
+    if args.recipe:
+        for preset, cmd in recipe_commands(args, cub, damsm).items():
+            seconds[preset] = run(cmd, args.dry_run)
+            models[preset] = args.out / preset
+        return models, seconds
+    for preset in args.presets:
         out = args.out / preset
         cmd = textinpaint() + ["train", "--dataset", cub, "--preset", preset, "--damsm",
                                str(damsm), "--out", str(out), "--resolution",
@@ -247,6 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=None,
                    help="equal training time instead: train.max_minutes for every preset")
     p.add_argument("--batch-size", type=int, default=8, help="training batch, every preset")
+    p.add_argument("--recipe", default=None,
+                   help="train each preset through this recipe (configs/recipes/NAME.yaml, "
+                        "e.g. cub-128-equal-time) instead of one --max-steps/--minutes run")
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="with --recipe: multiply its until_minutes limits")
+    p.add_argument("--presets", default=",".join(PRESETS),
+                   help="the presets to train, comma-separated (default: all three)")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N test images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dry-run", action="store_true", help="print the commands only")
@@ -254,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="keep evaluations already written under --out (an interrupted or "
                         "hand-run protocol is not evaluated again)")
     args = p.parse_args(argv)
+    args.presets = [x.strip() for x in args.presets.split(",") if x.strip()]
     if args.max_steps is None and args.minutes is None:
         args.max_steps = 2000
     args.out.mkdir(parents=True, exist_ok=True)

@@ -46,16 +46,16 @@ def test_recipe_trains_damsm_and_phases_in_order_and_exports(tmp_path):
     assert json.loads((first / "config.json").read_text())["steps"] == 2
     assert info["steps"] == 4 and info["images_seen"] == 4 * info["train"]["batch_size"]
     assert info["loss"]["per_image"] is True and info["train"]["masks"] == "center"
-    model = load_model(out / "model")
+    model = load_model(out)
     assert model.config["steps"] == 4 and model.config["name"] == "out"
-    assert (out / "model" / "README.md").is_file()
+    assert (out / "README.md").is_file()
 
     # run again: every step is done, nothing trains, the model is the same
-    before = (out / "model" / "generator.safetensors").read_bytes()
+    before = (out / "generator.safetensors").read_bytes()
     mtime = (second / "config.json").stat().st_mtime_ns
     assert main(["train-recipe", str(recipe), "--out", str(out), "--no-progress"]) == 0
     assert (second / "config.json").stat().st_mtime_ns == mtime
-    assert (out / "model" / "generator.safetensors").read_bytes() == before
+    assert (out / "generator.safetensors").read_bytes() == before
 
 
 def test_interrupted_phase_resumes_from_its_checkpoint(tmp_path):

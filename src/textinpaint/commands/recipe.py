@@ -9,10 +9,12 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "train-recipe", help="run (or resume) a training recipe: DAMSM plus every phase",
         description="Train the DAMSM and each phase a recipe file lists (configs/recipes/), "
-                    "each phase continuing the previous one's whole state, and export "
-                    "OUT/model. Run it again to resume: finished steps are skipped.")
+                    "each phase continuing the previous one's whole state, and export the "
+                    "model folder into OUT. Run it again to resume: finished steps are "
+                    "skipped.")
     p.add_argument("recipe", help="a recipe YAML file, or the name of one in configs/recipes/")
-    p.add_argument("--out", required=True, help="folder for the DAMSM, the phases and model/")
+    p.add_argument("--out", required=True,
+                   help="folder for the DAMSM and the phases; becomes the model folder")
     p.add_argument("--preset", help="train this preset instead of the recipe's (an ablation)")
     p.add_argument("--damsm", help="use this DAMSM (or model) folder; skips the DAMSM step")
     p.add_argument("--dataset", help="this dataset spec instead of the recipe's")

@@ -58,6 +58,9 @@ from .schedule import check_decay_clock, check_decay_start, decay_clock, linear_
 
 log = logging.getLogger(__name__)
 
+# ``max_steps`` for a run that ends only on ``train.max_minutes``.
+NO_STEP_LIMIT = 10**9
+
 
 def hardware() -> str:
     """What this process trains on, for model cards."""
@@ -352,8 +355,9 @@ class InpaintTrainer:
                        {"dataset": self.dataset_spec, "preset": self.preset,
                         "damsm": str(self.damsm_dir), "hardware": hardware(),
                         "processes": self.acc.num_processes, **to_dict(self.cfg)})
-        bar = tqdm(total=total, initial=self.step, disable=not main, dynamic_ncols=True,
-                   desc=f"train {self.preset}")
+        # a run that only ends on the clock has no step total worth a progress bar
+        bar = tqdm(total=total if total < NO_STEP_LIMIT else None, initial=self.step,
+                   disable=not main, dynamic_ncols=True, desc=f"train {self.preset}")
         last_time, last_step = time.time(), self.step
         timed_out = self._out_of_time()  # a resumed run may have spent its budget already
         while self.step < total and not timed_out:

@@ -15,10 +15,12 @@ each continuing the previous one's whole state. A recipe names them::
       mmfl: [generator.prefill=none]                # applied after each phase's own
 
 and :func:`run_recipe` trains them into ``OUT/damsm``, ``OUT/1-telea``, ``OUT/2-decay``, ...
-then exports ``OUT/model``. Run it again after an interruption and it skips finished phases
-and resumes the unfinished one from its last checkpoint. ``until_minutes`` counts the
-trainer's clock over all phases so far (``train.max_minutes``), which is what an equal-time
-comparison of presets needs; ``time_scale`` shrinks or stretches every such limit at once.
+then exports the last phase into ``OUT`` itself, which becomes the model folder (as a
+``textinpaint train`` run folder does). Run it again after an interruption and it skips
+finished phases and resumes the unfinished one from its last checkpoint. ``until_minutes``
+counts the trainer's clock over all phases so far (``train.max_minutes``), which is what an
+equal-time comparison of presets needs; ``time_scale`` shrinks or stretches every such limit
+at once.
 """
 
 from __future__ import annotations
@@ -35,10 +37,6 @@ from ..errors import UserError
 from ..presets import preset_path
 
 log = logging.getLogger(__name__)
-
-# Steps for a phase that ends only on the clock (train.max_steps would stop it first).
-UNLIMITED_STEPS = 10**9
-
 
 @dataclass
 class DamsmStep:
@@ -139,7 +137,7 @@ def _check_same_recipe(out: Path, resolved: dict) -> None:
 def run_recipe(recipe: Recipe, out: str | Path, *, preset: str | None = None,
                damsm: str | Path | None = None, dataset: str | None = None,
                time_scale: float = 1.0, progress: bool = True) -> Path:
-    """Run (or resume) every step of ``recipe`` into ``out`` and export ``OUT/model``.
+    """Run (or resume) every step of ``recipe`` into ``out`` and export the model into it.
 
     Args:
         recipe: from :func:`load_recipe`.
@@ -150,11 +148,11 @@ def run_recipe(recipe: Recipe, out: str | Path, *, preset: str | None = None,
         time_scale: multiplies every ``until_minutes`` (0.5 = the recipe in half the time).
 
     Returns:
-        ``OUT/model``, the last phase's model folder (fp16 weights with ``export_half``).
+        ``out``, now the model folder of the last phase (fp16 weights with ``export_half``).
     """
     from .damsm import DamsmTrainConfig, preset_for, train_damsm
     from .export import export_run
-    from .inpaint import train_inpaint
+    from .inpaint import NO_STEP_LIMIT, train_inpaint
     from .inpaint_config import InpaintConfig
 
     if time_scale <= 0:
@@ -188,7 +186,7 @@ def run_recipe(recipe: Recipe, out: str | Path, *, preset: str | None = None,
                               phase_overrides(recipe, phase, preset, time_scale))
             log.info("recipe: phase %s into %s", phase.name, run_dir)
             train_inpaint(cfg, dataset, damsm, run_dir, preset=preset,
-                          max_steps=phase.max_steps or UNLIMITED_STEPS, resume=True,
+                          max_steps=phase.max_steps or NO_STEP_LIMIT, resume=True,
                           start_from=previous)
         previous = run_dir
-    return export_run(previous, out / "model", half=recipe.export_half, name=out.name)
+    return export_run(previous, out, half=recipe.export_half, name=out.name)
