@@ -87,12 +87,13 @@ def test_flip_ensembled_server_says_so_and_keeps_known_pixels(tiny_model_dir):
     image, hole = noise_image(40, 30), box_mask(40, 30, (8, 8, 30, 22))
     response = post(flipped, png_bytes(image), png_bytes(hole))
     assert response.status_code == 200 and response.json()["flip_ensemble"] is True
+    assert response.json()["model"].endswith("+flip")
     result = decode_png(base64.b64decode(response.json()["image"]))
     assert (result[~hole] == image[~hole]).all()
     # a request may turn it off: then it answers as the plain server does
     off = post(flipped, png_bytes(image), png_bytes(hole), flip_ensemble="false").json()
     plain = TestClient(create_app(tiny_model_dir))
-    assert off["flip_ensemble"] is False
+    assert off["flip_ensemble"] is False and not off["model"].endswith("+flip")
     assert off["image"] == post(plain, png_bytes(image), png_bytes(hole)).json()["image"]
 
 

@@ -138,9 +138,10 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                 raise ApiError(400, str(exc)) from None
             elapsed = (time.perf_counter() - start) * 1000
         result = out.images[0]
-        answer = {"image": png_b64(result), "model": pipe.name, "time_ms": round(elapsed, 1),
+        ran = pipe.model_for(inputs.flip_ensemble)  # the name says what ran: NAME or NAME+flip
+        answer = {"image": png_b64(result), "model": ran.name, "time_ms": round(elapsed, 1),
                   "width": result.width, "height": result.height,
-                  "flip_ensemble": pipe.model_for(inputs.flip_ensemble).flip_ensemble}
+                  "flip_ensemble": ran.flip_ensemble}
         if inputs.return_attention:
             answer["attention"], answer["map_scale"] = _attention_json(out.attention[0])
         return answer
