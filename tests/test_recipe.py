@@ -10,7 +10,7 @@ from textinpaint.cli import main
 from textinpaint.errors import UserError
 from textinpaint.model_folder import load_model
 from textinpaint.presets import CONFIG_ROOT
-from textinpaint.training.recipe import load_recipe, phase_dirs, phase_overrides
+from textinpaint.training.recipe import load_recipe, phase_dirs, phase_overrides, with_options
 
 DAMSM = ["data.length=24", "model.feature_dim=16", "model.word_embed_dim=8",
          "model.image_widths=[4,8,8,16,16]", "train.batch_size=8", "train.warmup_steps=1",
@@ -48,14 +48,22 @@ def test_recipe_trains_damsm_and_phases_in_order_and_exports(tmp_path):
     assert info["loss"]["per_image"] is True and info["train"]["masks"] == "center"
     model = load_model(out)
     assert model.config["steps"] == 4 and model.config["name"] == "out"
-    assert (out / "README.md").is_file()
+    card = (out / "README.md").read_text()
+    assert f"train-recipe {out / 'recipe.yaml'} --out {out}" in card and "per_image" in card
 
-    # run again: every step is done, nothing trains, the model is the same
+    # the card's command (the recorded recipe) again: every step is done, nothing trains
     before = (out / "generator.safetensors").read_bytes()
     mtime = (second / "config.json").stat().st_mtime_ns
-    assert main(["train-recipe", str(recipe), "--out", str(out), "--no-progress"]) == 0
+    assert main(["train-recipe", str(out / "recipe.yaml"), "--out", str(out)]) == 0
     assert (second / "config.json").stat().st_mtime_ns == mtime
     assert (out / "generator.safetensors").read_bytes() == before
+
+    # an existing DAMSM folder instead of the DAMSM step
+    other = tmp_path / "other"
+    assert main(["train-recipe", str(recipe), "--out", str(other), "--damsm",
+                 str(out / "damsm")]) == 0
+    assert not (other / "damsm").exists()
+    assert load_recipe(other / "recipe.yaml").damsm.folder == str(out / "damsm")
 
 
 def test_interrupted_phase_resumes_from_its_checkpoint(tmp_path):
@@ -74,8 +82,8 @@ def test_interrupted_phase_resumes_from_its_checkpoint(tmp_path):
 def test_preset_and_time_scale_shape_each_phase():
     recipe = load_recipe(CONFIG_ROOT / "recipes" / "cub-128-equal-time.yaml")
     last = recipe.phases[-1]
-    full = phase_overrides(recipe, last, "full", 1.0)
-    mmfl = phase_overrides(recipe, last, "mmfl", 0.5)
+    full = phase_overrides(recipe, last)
+    mmfl = phase_overrides(with_options(recipe, preset="mmfl", time_scale=0.5), last)
     assert full[-1] == "train.max_minutes=150.69" and mmfl[-1] == "train.max_minutes=75.345"
     # the preset's own overrides come after the phase's, so they win
     assert mmfl.index("generator.prefill=none") > mmfl.index("generator.prefill=ns")
@@ -90,6 +98,7 @@ def test_preset_and_time_scale_shape_each_phase():
     ({"phases": [{"name": "a", "max_steps": 1}, {"name": "a", "max_steps": 2}]}, "two phases"),
     ({"phases": [{"name": "a"}]}, "never ends"),
     ({"phases": [{"name": "a", "steps": 1}]}, "unknown config key 'phases\\[0\\].steps'"),
+    ({"time_scale": 0}, "time_scale must be positive"),
 ])
 def test_bad_recipes_are_refused_with_the_field(tmp_path, change, message):
     with pytest.raises(UserError, match=message):

@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
     p.add_argument("--preset", help="train this preset instead of the recipe's (an ablation)")
     p.add_argument("--damsm", help="use this DAMSM (or model) folder; skips the DAMSM step")
     p.add_argument("--dataset", help="this dataset spec instead of the recipe's")
-    p.add_argument("--time-scale", type=float, default=1.0,
+    p.add_argument("--time-scale", type=float, default=None,
                    help="multiply every until_minutes limit (0.5: the recipe in half the time)")
     p.add_argument("--no-progress", action="store_true", help="no DAMSM progress bar")
     p.set_defaults(func=run)
@@ -26,11 +26,10 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..presets import preset_path
-    from ..training.recipe import load_recipe, run_recipe
+    from ..training.recipe import load_recipe, run_recipe, with_options
 
-    recipe = load_recipe(preset_path("recipes", args.recipe))
-    model = run_recipe(recipe, args.out, preset=args.preset, damsm=args.damsm,
-                       dataset=args.dataset, time_scale=args.time_scale,
-                       progress=not args.no_progress)
+    recipe = with_options(load_recipe(preset_path("recipes", args.recipe)), args.preset,
+                          args.damsm, args.dataset, args.time_scale)
+    model = run_recipe(recipe, args.out, progress=not args.no_progress)
     print(f"model folder written to {model}")
     return 0

@@ -15,7 +15,8 @@ from .model_card import model_card
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, half: bool = False,
-               name: str | None = None, step: int | None = None) -> Path:
+               name: str | None = None, step: int | None = None,
+               extra: dict | None = None) -> Path:
     """Write the EMA generator of ``run_dir``'s latest checkpoint as a model folder.
 
     Args:
@@ -24,6 +25,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, half: bool = False,
         half: store the generator in fp16 (half the size; loads back as fp32).
         name: the model's name (default: ``out_dir``'s folder name).
         step: export this kept checkpoint instead of the latest.
+        extra: more fields for ``config.json`` and the card (e.g. ``command``: how it was
+            trained, shown under the card's "How it was trained").
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     path = find_latest(run_dir)
@@ -50,7 +53,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, half: bool = False,
             "hardware": meta.get("hardware", "unknown"), "processes": meta.get("processes", 1),
             "damsm": meta["damsm"], "parameters": count_parameters(generator),
             "train": state["config"]["train"], "loss": state["config"]["loss"],
-            "discriminator": state["config"]["discriminator"]}
+            "discriminator": state["config"]["discriminator"], **(extra or {})}
     out_dir.mkdir(parents=True, exist_ok=True)
     save_model(out_dir, generator.eval(), damsm, info, card=model_card(info), half=half)
     return out_dir

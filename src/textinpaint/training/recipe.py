@@ -7,7 +7,7 @@ each continuing the previous one's whole state. A recipe names them::
     dataset: cub:../shared/data/cub
     resolution: 128
     preset: full
-    damsm: {overrides: [train.max_minutes=20]}     # or pass --damsm DIR
+    damsm: {overrides: [train.max_minutes=20]}     # or {folder: DIR}, or --damsm DIR
     phases:
       - {name: telea, max_steps: 4000, overrides: [train.batch_size=4]}
       - {name: decay, until_minutes: 150.69, overrides: [train.lr_decay_over=minutes, ...]}
@@ -20,14 +20,15 @@ then exports the last phase into ``OUT`` itself, which becomes the model folder 
 finished phases and resumes the unfinished one from its last checkpoint. ``until_minutes``
 counts the trainer's clock over all phases so far (``train.max_minutes``), which is what an
 equal-time comparison of presets needs; ``time_scale`` shrinks or stretches every such limit
-at once.
+at once. ``OUT/recipe.yaml`` records the recipe as run (with the command's options in
+place), so the model card's command reruns it and another recipe cannot continue the folder.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -38,11 +39,14 @@ from ..presets import preset_path
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class DamsmStep:
-    """The DAMSM run a recipe starts with: ``train-damsm``'s preset for the dataset and
-    resolution (or ``config``), plus ``overrides``."""
+    """The DAMSM a recipe uses: an existing DAMSM (or model) ``folder``, else a run of
+    ``train-damsm``'s preset for the dataset and resolution (or ``config``) plus
+    ``overrides``."""
 
+    folder: str = ""
     config: str = ""
     overrides: list[str] = field(default_factory=list)
 
@@ -73,6 +77,8 @@ class Recipe:
     phases: list[Phase] = field(default_factory=list)
     preset_overrides: dict[str, list[str]] = field(default_factory=dict)
     export_half: bool = True
+    # Multiplies every until_minutes: 0.5 runs the same schedule in half the training time.
+    time_scale: float = 1.0
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -92,6 +98,8 @@ def load_recipe(path: str | Path) -> Recipe:
         if phase.max_steps <= 0 and phase.until_minutes <= 0:
             raise UserError(f"{where}: phase '{phase.name}' never ends; give it max_steps or "
                             "until_minutes")
+    if recipe.time_scale <= 0:
+        raise UserError(f"{where}: time_scale must be positive, got {recipe.time_scale}")
     for preset, items in recipe.preset_overrides.items():
         if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
             raise UserError(f"{where}: preset_overrides.{preset} must be a list of "
@@ -104,14 +112,27 @@ def phase_dirs(recipe: Recipe, out: str | Path) -> list[Path]:
     return [Path(out) / f"{i}-{p.name}" for i, p in enumerate(recipe.phases, 1)]
 
 
-def phase_overrides(recipe: Recipe, phase: Phase, preset: str, time_scale: float) -> list[str]:
-    """The ``key=value`` overrides one phase trains with under ``preset`` (later ones win)."""
+def with_options(recipe: Recipe, preset: str | None = None, damsm: str | Path | None = None,
+                 dataset: str | None = None, time_scale: float | None = None) -> Recipe:
+    """The recipe with ``train-recipe``'s options in place of its own fields (None: keep):
+    another ``preset`` (an ablation on the same schedule), an existing ``damsm`` folder, a
+    ``dataset`` spec, a ``time_scale``."""
+    if time_scale is not None and time_scale <= 0:
+        raise UserError(f"--time-scale must be positive, got {time_scale}")
+    step = recipe.damsm or DamsmStep()
+    return replace(recipe, preset=preset or recipe.preset, dataset=dataset or recipe.dataset,
+                   damsm=replace(step, folder=str(damsm)) if damsm else recipe.damsm,
+                   time_scale=recipe.time_scale if time_scale is None else time_scale)
+
+
+def phase_overrides(recipe: Recipe, phase: Phase) -> list[str]:
+    """The ``key=value`` overrides one phase trains with (later ones win)."""
     items = [f"resolution={recipe.resolution}"]
     if phase.masks:
         items.append(f"train.masks={phase.masks}")
-    items += phase.overrides + recipe.preset_overrides.get(preset, [])
+    items += phase.overrides + recipe.preset_overrides.get(recipe.preset, [])
     if phase.until_minutes > 0:
-        items.append(f"train.max_minutes={phase.until_minutes * time_scale:g}")
+        items.append(f"train.max_minutes={phase.until_minutes * recipe.time_scale:g}")
     return items
 
 
@@ -134,18 +155,14 @@ def _check_same_recipe(out: Path, resolved: dict) -> None:
     record.write_text(yaml.safe_dump(resolved, sort_keys=False))
 
 
-def run_recipe(recipe: Recipe, out: str | Path, *, preset: str | None = None,
-               damsm: str | Path | None = None, dataset: str | None = None,
-               time_scale: float = 1.0, progress: bool = True) -> Path:
+def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
     """Run (or resume) every step of ``recipe`` into ``out`` and export the model into it.
 
     Args:
-        recipe: from :func:`load_recipe`.
-        out: the recipe's folder (one subfolder per step).
-        preset: train this preset instead of the recipe's (an ablation on the same recipe).
-        damsm: an existing DAMSM (or model) folder instead of the recipe's DAMSM step.
-        dataset: this dataset spec instead of the recipe's.
-        time_scale: multiplies every ``until_minutes`` (0.5 = the recipe in half the time).
+        recipe: from :func:`load_recipe` (and :func:`with_options`).
+        out: the recipe's folder: ``damsm/``, one subfolder per phase, ``recipe.yaml`` (the
+            recipe as run, itself a recipe file) and, at the end, the model folder's files.
+        progress: show the DAMSM run's progress bar.
 
     Returns:
         ``out``, now the model folder of the last phase (fp16 weights with ``export_half``).
@@ -155,38 +172,39 @@ def run_recipe(recipe: Recipe, out: str | Path, *, preset: str | None = None,
     from .inpaint import NO_STEP_LIMIT, train_inpaint
     from .inpaint_config import InpaintConfig
 
-    if time_scale <= 0:
-        raise UserError(f"--time-scale must be positive, got {time_scale}")
     out = Path(out)
-    preset = preset or recipe.preset
-    dataset = dataset or recipe.dataset
-    if not dataset:
+    if not recipe.dataset:
         raise UserError("the recipe names no dataset; add 'dataset:' or pass --dataset")
-    resolved = {**to_dict(recipe), "preset": preset, "dataset": dataset,
-                "damsm_folder": str(damsm) if damsm else "", "time_scale": time_scale}
-    _check_same_recipe(out, resolved)
+    _check_same_recipe(out, to_dict(recipe))
 
-    if damsm is None:
-        damsm = out / "damsm"
-        if not _done(damsm, "textinpaint-damsm"):
-            step = recipe.damsm or DamsmStep()
-            name = dataset.partition(":")[0]
-            config = step.config or preset_for(name, recipe.resolution)
-            cfg = load_config(DamsmTrainConfig, config,
-                              [f"data.resolution={recipe.resolution}", *step.overrides])
-            log.info("recipe: training the DAMSM into %s", damsm)
-            train_damsm(dataset, damsm, cfg, resume=True, progress=progress)
+    step = recipe.damsm or DamsmStep()
+    damsm = Path(step.folder) if step.folder else out / "damsm"
+    if not step.folder and not _done(damsm, "textinpaint-damsm"):
+        name = recipe.dataset.partition(":")[0]
+        config = step.config or preset_for(name, recipe.resolution)
+        cfg = load_config(DamsmTrainConfig, config,
+                          [f"data.resolution={recipe.resolution}", *step.overrides])
+        log.info("recipe: training the DAMSM into %s", damsm)
+        train_damsm(recipe.dataset, damsm, cfg, resume=True, progress=progress)
 
     previous = None
     for phase, run_dir in zip(recipe.phases, phase_dirs(recipe, out)):
         if _done(run_dir, "textinpaint-model"):
             log.info("recipe: phase %s is done (%s)", phase.name, run_dir)
         else:
-            cfg = load_config(InpaintConfig, preset_path("inpaint", preset),
-                              phase_overrides(recipe, phase, preset, time_scale))
+            cfg = load_config(InpaintConfig, preset_path("inpaint", recipe.preset),
+                              phase_overrides(recipe, phase))
             log.info("recipe: phase %s into %s", phase.name, run_dir)
-            train_inpaint(cfg, dataset, damsm, run_dir, preset=preset,
+            train_inpaint(cfg, recipe.dataset, damsm, run_dir, preset=recipe.preset,
                           max_steps=phase.max_steps or NO_STEP_LIMIT, resume=True,
                           start_from=previous)
         previous = run_dir
-    return export_run(previous, out, half=recipe.export_half, name=out.name)
+    return export_run(previous, out, half=recipe.export_half, name=out.name,
+                      extra={"command": how_trained(recipe, out)})
+
+
+def how_trained(recipe: Recipe, out: Path) -> str:
+    """The card's "How it was trained": the command and the recipe it ran."""
+    text = yaml.safe_dump(to_dict(recipe), sort_keys=False).strip()
+    return (f"```bash\ntextinpaint train-recipe {out / 'recipe.yaml'} --out {out}\n```\n\n"
+            f"`{out / 'recipe.yaml'}`, the recipe as run:\n\n```yaml\n{text}\n```")
