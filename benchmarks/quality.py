@@ -86,20 +86,28 @@ def level_overrides(preset: str, resolution: int) -> list[str]:
     return [f"generator.{k}={v}" for k, v in changes.items()]
 
 
-def recipe_commands(args, cub: str, damsm: Path) -> dict[str, list[str]]:
-    """One ``train-recipe`` command per preset: the recipe's phases, its preset swapped."""
-    commands = {}
+def train_recipes(args, cub: str) -> tuple[dict[str, Path], dict[str, float]]:
+    """Each preset through ``args.recipe`` (its preset swapped). Without ``--damsm`` the first
+    preset's run trains the recipe's DAMSM and the others reuse it: one DAMSM for all."""
+    damsm, models, seconds = args.damsm, {}, {}
     for preset in args.presets:
-        commands[preset] = textinpaint() + [
-            "train-recipe", args.recipe, "--preset", preset, "--out", str(args.out / preset),
-            "--damsm", str(damsm), "--dataset", cub, "--time-scale", str(args.time_scale),
-            "--no-progress"]
-    return commands
+        out = args.out / preset
+        cmd = textinpaint() + ["train-recipe", args.recipe, "--preset", preset, "--out",
+                               str(out), "--dataset", cub, "--time-scale",
+                               str(args.time_scale), "--no-progress"]
+        if damsm is not None:
+            cmd += ["--damsm", str(damsm)]
+        seconds[preset] = run(cmd, args.dry_run)
+        models[preset] = out
+        damsm = damsm or out / "damsm"
+    return models, seconds
 
 
 def train_all(args) -> tuple[dict[str, Path], dict[str, float]]:
     """Train the DAMSM (unless given) and the presets with the same budget."""
     cub = f"cub:{args.cub}"
+    if args.recipe:
+        return train_recipes(args, cub)
     damsm = args.damsm
     if damsm is None:
         damsm = args.out / "damsm"
@@ -107,19 +115,8 @@ def train_all(args) -> tuple[dict[str, Path], dict[str, float]]:
                                "--resolution", str(args.resolution), "--no-progress"]
         if args.damsm_steps:
             cmd += ["--max-steps", str(args.damsm_steps)]
-        if args.recipe:
-            from textinpaint.presets import preset_path
-            from textinpaint.training.recipe import load_recipe
-
-            recipe = load_recipe(preset_path("recipes", args.recipe))
-            cmd += recipe.damsm.overrides if recipe.damsm else []
         run(cmd, args.dry_run)
     models, seconds = {}, {}
-    if args.recipe:
-        for preset, cmd in recipe_commands(args, cub, damsm).items():
-            seconds[preset] = run(cmd, args.dry_run)
-            models[preset] = args.out / preset
-        return models, seconds
     for preset in args.presets:
         out = args.out / preset
         cmd = textinpaint() + ["train", "--dataset", cub, "--preset", preset, "--damsm",
@@ -260,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default=None,
                    help="evaluate these model folders instead of training: mmfl=DIR,full=DIR,...")
     p.add_argument("--damsm", type=Path, default=None,
-                   help="DAMSM folder for training (default: train one into OUT/damsm)")
+                   help="DAMSM folder for training (default: train one into OUT/damsm; "
+                        "with --recipe, the first preset's recipe trains it)")
     p.add_argument("--damsm-steps", type=int, default=None, help="DAMSM training steps")
     p.add_argument("--eval-damsm", type=Path, default=None,
                    help="one DAMSM to judge R-precision of all models (default: their own)")

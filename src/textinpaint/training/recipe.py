@@ -35,6 +35,7 @@ import yaml
 
 from ..config import load_config, to_dict
 from ..errors import UserError
+from ..model_folder import read_config
 from ..presets import preset_path
 
 log = logging.getLogger(__name__)
@@ -138,8 +139,7 @@ def phase_overrides(recipe: Recipe, phase: Phase) -> list[str]:
 
 def _done(folder: Path, kind: str) -> bool:
     """Whether a run folder was exported (its config.json is written last)."""
-    cfg = folder / "config.json"
-    return cfg.is_file() and yaml.safe_load(cfg.read_text()).get("format") == kind
+    return (folder / "config.json").is_file() and read_config(folder).get("format") == kind
 
 
 def _check_same_recipe(out: Path, resolved: dict) -> None:
