@@ -21,6 +21,9 @@ def add_parser(sub) -> None:
     p.add_argument("--time-scale", type=float, default=None,
                    help="multiply every until_minutes limit (0.5: the recipe in half the time)")
     p.add_argument("--no-progress", action="store_true", help="no DAMSM progress bar")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="config overrides for every phase, after the recipe's own "
+                        "(e.g. train.seed=1 for a second run of the same schedule)")
     p.set_defaults(func=run)
 
 
@@ -29,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from ..training.recipe import load_recipe, run_recipe, with_options
 
     recipe = with_options(load_recipe(preset_path("recipes", args.recipe)), args.preset,
-                          args.damsm, args.dataset, args.time_scale)
+                          args.damsm, args.dataset, args.time_scale,
+                          args.overrides)
     model = run_recipe(recipe, args.out, progress=not args.no_progress)
     print(f"model folder written to {model}")
     return 0

@@ -13,6 +13,7 @@ each continuing the previous one's whole state. A recipe names them::
       - {name: decay, until_minutes: 150.69, overrides: [train.lr_decay_over=minutes, ...]}
     preset_overrides:
       mmfl: [generator.prefill=none]                # applied after each phase's own
+    overrides: [train.seed=1]                       # every phase, after all of the above
 
 and :func:`run_recipe` trains them into ``OUT/damsm``, ``OUT/1-telea``, ``OUT/2-decay``, ...
 then exports the last phase into ``OUT`` itself, which becomes the model folder (as a
@@ -77,6 +78,9 @@ class Recipe:
     damsm: DamsmStep | None = None
     phases: list[Phase] = field(default_factory=list)
     preset_overrides: dict[str, list[str]] = field(default_factory=dict)
+    # Applied to every phase last (``train-recipe``'s key=value arguments land here), e.g.
+    # ``train.seed=1`` for a second run of the same schedule.
+    overrides: list[str] = field(default_factory=list)
     export_half: bool = True
     # Multiplies every until_minutes: 0.5 runs the same schedule in half the training time.
     time_scale: float = 1.0
@@ -108,22 +112,26 @@ def load_recipe(path: str | Path) -> Recipe:
     return recipe
 
 
+
 def phase_dirs(recipe: Recipe, out: str | Path) -> list[Path]:
     """The run folder of each phase: ``OUT/1-NAME``, ``OUT/2-NAME``, ..."""
     return [Path(out) / f"{i}-{p.name}" for i, p in enumerate(recipe.phases, 1)]
 
 
 def with_options(recipe: Recipe, preset: str | None = None, damsm: str | Path | None = None,
-                 dataset: str | None = None, time_scale: float | None = None) -> Recipe:
+                 dataset: str | None = None, time_scale: float | None = None,
+                 overrides: list[str] = ()) -> Recipe:
     """The recipe with ``train-recipe``'s options in place of its own fields (None: keep):
     another ``preset`` (an ablation on the same schedule), an existing ``damsm`` folder, a
-    ``dataset`` spec, a ``time_scale``."""
+    ``dataset`` spec, a ``time_scale``; ``overrides`` are appended to the recipe's own (they
+    win over every phase's)."""
     if time_scale is not None and time_scale <= 0:
         raise UserError(f"--time-scale must be positive, got {time_scale}")
     step = recipe.damsm or DamsmStep()
     return replace(recipe, preset=preset or recipe.preset, dataset=dataset or recipe.dataset,
                    damsm=replace(step, folder=str(damsm)) if damsm else recipe.damsm,
-                   time_scale=recipe.time_scale if time_scale is None else time_scale)
+                   time_scale=recipe.time_scale if time_scale is None else time_scale,
+                   overrides=[*recipe.overrides, *overrides])
 
 
 def phase_overrides(recipe: Recipe, phase: Phase) -> list[str]:
@@ -132,6 +140,7 @@ def phase_overrides(recipe: Recipe, phase: Phase) -> list[str]:
     if phase.masks:
         items.append(f"train.masks={phase.masks}")
     items += phase.overrides + recipe.preset_overrides.get(recipe.preset, [])
+    items += recipe.overrides
     if phase.until_minutes > 0:
         items.append(f"train.max_minutes={phase.until_minutes * recipe.time_scale:g}")
     return items
@@ -175,6 +184,10 @@ def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
     out = Path(out)
     if not recipe.dataset:
         raise UserError("the recipe names no dataset; add 'dataset:' or pass --dataset")
+    # Every phase's config is built once up front, so a bad key or value fails here, before
+    # the DAMSM trains and before OUT/recipe.yaml would pin the folder to the bad recipe.
+    configs = [load_config(InpaintConfig, preset_path("inpaint", recipe.preset),
+                           phase_overrides(recipe, phase)) for phase in recipe.phases]
     _check_same_recipe(out, to_dict(recipe))
 
     step = recipe.damsm or DamsmStep()
@@ -188,12 +201,10 @@ def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
         train_damsm(recipe.dataset, damsm, cfg, resume=True, progress=progress)
 
     previous = None
-    for phase, run_dir in zip(recipe.phases, phase_dirs(recipe, out)):
+    for phase, cfg, run_dir in zip(recipe.phases, configs, phase_dirs(recipe, out)):
         if _done(run_dir, "textinpaint-model"):
             log.info("recipe: phase %s is done (%s)", phase.name, run_dir)
         else:
-            cfg = load_config(InpaintConfig, preset_path("inpaint", recipe.preset),
-                              phase_overrides(recipe, phase))
             log.info("recipe: phase %s into %s", phase.name, run_dir)
             train_inpaint(cfg, recipe.dataset, damsm, run_dir, preset=recipe.preset,
                           max_steps=phase.max_steps or NO_STEP_LIMIT, resume=True,
