@@ -88,6 +88,10 @@ def test_preset_and_time_scale_shape_each_phase():
     # the preset's own overrides come after the phase's, so they win
     assert mmfl.index("generator.prefill=none") > mmfl.index("generator.prefill=ns")
     assert "generator.prefill=none" not in full
+    # train-recipe's key=value arguments come after everything but the phase's time limit
+    seeded = phase_overrides(with_options(recipe, overrides=["train.batch_size=2"]), last)
+    assert seeded[-2:] == ["train.batch_size=2", "train.max_minutes=150.69"]
+    assert seeded.index("train.batch_size=2") > seeded.index("train.batch_size=4")
     shipped = load_recipe(CONFIG_ROOT / "recipes" / "birds-128.yaml")
     assert [p.max_steps for p in shipped.phases] == [4000, 5000, 6000, 30000]
 
@@ -113,3 +117,21 @@ def test_a_folder_of_another_recipe_is_not_continued(tmp_path, capsys):
                  "--preset", "full"])
     assert code != 0 and "holds a run of another recipe" in capsys.readouterr().err
     assert not (out / "3-first").exists()
+
+
+def test_command_line_overrides_reach_every_phase_and_the_record(tmp_path, capsys):
+    recipe, out = write_recipe(tmp_path / "r.yaml"), tmp_path / "out"
+    assert main(["train-recipe", str(recipe), "--out", str(out), "--no-progress",
+                 "train.seed=3"]) == 0
+    for run_dir in phase_dirs(load_recipe(recipe), out):
+        assert json.loads((run_dir / "config.json").read_text())["train"]["seed"] == 3
+    assert load_recipe(out / "recipe.yaml").overrides == ["train.seed=3"]
+    # the same folder with another seed is another run: refused
+    assert main(["train-recipe", str(recipe), "--out", str(out), "train.seed=4"]) != 0
+    assert "holds a run of another recipe" in capsys.readouterr().err
+
+    # a bad key fails before anything trains or pins the folder to the bad recipe
+    bad = tmp_path / "bad"
+    assert main(["train-recipe", str(recipe), "--out", str(bad), "train.sed=1"]) != 0
+    assert "unknown config key 'train.sed'" in capsys.readouterr().err
+    assert not bad.exists()
