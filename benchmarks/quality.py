@@ -26,6 +26,7 @@ stages (``generator.num_levels=7 generator.refine_num_levels=7``): the same netw
     python benchmarks/quality.py --out runs/quality --max-steps 2000
     python benchmarks/quality.py --out runs/quality --minutes 60
     python benchmarks/quality.py --out runs/quality --recipe cub-128-equal-time [--time-scale 0.33]
+    python benchmarks/quality.py ... --train-seed 1  # the same comparison, other training seeds
     python benchmarks/quality.py --out runs/quality --models mmfl=DIR,full=DIR,image-only=DIR
     python benchmarks/quality.py ... --dry-run     # the commands; run the evaluations side by
     python benchmarks/quality.py ... --reuse       # side by hand, then write the table
@@ -86,6 +87,11 @@ def level_overrides(preset: str, resolution: int) -> list[str]:
     return [f"generator.{k}={v}" for k, v in changes.items()]
 
 
+def seed_override(args) -> list[str]:
+    """``train.seed=N`` for ``--train-seed N`` (nothing without it: the presets' own seed)."""
+    return [] if args.train_seed is None else [f"train.seed={args.train_seed}"]
+
+
 def train_recipes(args, cub: str) -> tuple[dict[str, Path], dict[str, float]]:
     """Each preset through ``args.recipe`` (its preset swapped). Without ``--damsm`` the first
     preset's run trains the recipe's DAMSM and the others reuse it: one DAMSM for all."""
@@ -97,6 +103,7 @@ def train_recipes(args, cub: str) -> tuple[dict[str, Path], dict[str, float]]:
                                str(args.time_scale), "--no-progress"]
         if damsm is not None:
             cmd += ["--damsm", str(damsm)]
+        cmd += seed_override(args)
         seconds[preset] = run(cmd, args.dry_run)
         models[preset] = out
         damsm = damsm or out / "damsm"
@@ -126,7 +133,7 @@ def train_all(args) -> tuple[dict[str, Path], dict[str, float]]:
             cmd += ["--max-steps", str(args.max_steps)]
         if args.minutes:
             cmd += [f"train.max_minutes={args.minutes}"]
-        cmd += level_overrides(preset, args.resolution)
+        cmd += level_overrides(preset, args.resolution) + seed_override(args)
         seconds[preset] = run(cmd, args.dry_run)
         models[preset] = model_folder(out)
     return models, seconds
@@ -276,7 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--presets", default=",".join(PRESETS),
                    help="the presets to train, comma-separated (default: all three)")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N test images")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="evaluation seed (masks, captions)")
+    p.add_argument("--train-seed", type=int, default=None,
+                   help="train.seed of every training run: another value repeats the "
+                        "comparison with other initial weights and batch order")
     p.add_argument("--dry-run", action="store_true", help="print the commands only")
     p.add_argument("--reuse", action="store_true",
                    help="keep evaluations already written under --out (an interrupted or "
