@@ -130,8 +130,11 @@ def test_command_line_overrides_reach_every_phase_and_the_record(tmp_path, capsy
     assert main(["train-recipe", str(recipe), "--out", str(out), "train.seed=4"]) != 0
     assert "holds a run of another recipe" in capsys.readouterr().err
 
-    # a bad key fails before anything trains or pins the folder to the bad recipe
+    # bad input fails before anything trains or pins the folder to the bad recipe
     bad = tmp_path / "bad"
-    assert main(["train-recipe", str(recipe), "--out", str(bad), "train.sed=1"]) != 0
-    assert "unknown config key 'train.sed'" in capsys.readouterr().err
-    assert not bad.exists()
+    for args, message in ((["train.sed=1"], "unknown config key 'train.sed'"),
+                          (["--dataset", f"cub:{tmp_path / 'nowhere'}"], "does not exist"),
+                          (["--damsm", str(tmp_path / "nowhere")], "DAMSM folder")):
+        assert main(["train-recipe", str(recipe), "--out", str(bad), *args]) != 0
+        assert message in capsys.readouterr().err
+        assert not bad.exists()

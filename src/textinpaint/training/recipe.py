@@ -176,6 +176,7 @@ def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
     Returns:
         ``out``, now the model folder of the last phase (fp16 weights with ``export_half``).
     """
+    from ..data import parse_dataset_spec
     from .damsm import DamsmTrainConfig, preset_for, train_damsm
     from .export import export_run
     from .inpaint import NO_STEP_LIMIT, train_inpaint
@@ -184,13 +185,17 @@ def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
     out = Path(out)
     if not recipe.dataset:
         raise UserError("the recipe names no dataset; add 'dataset:' or pass --dataset")
-    # Every phase's config is built once up front, so a bad key or value fails here, before
-    # the DAMSM trains and before OUT/recipe.yaml would pin the folder to the bad recipe.
+    # Checked up front (the dataset spec, the DAMSM folder, every phase's config), so bad
+    # input fails before the DAMSM trains and before OUT/recipe.yaml pins the folder to it.
+    parse_dataset_spec(recipe.dataset)
+    step = recipe.damsm or DamsmStep()
+    if step.folder and not Path(step.folder).is_dir():
+        raise UserError(f"DAMSM folder '{step.folder}' does not exist; pass a folder written "
+                        "by train-damsm (or a model folder), or leave --damsm out")
     configs = [load_config(InpaintConfig, preset_path("inpaint", recipe.preset),
                            phase_overrides(recipe, phase)) for phase in recipe.phases]
     _check_same_recipe(out, to_dict(recipe))
 
-    step = recipe.damsm or DamsmStep()
     damsm = Path(step.folder) if step.folder else out / "damsm"
     if not step.folder and not _done(damsm, "textinpaint-damsm"):
         name = recipe.dataset.partition(":")[0]
