@@ -32,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from ..training.recipe import load_recipe, run_recipe, with_options
 
     recipe = with_options(load_recipe(preset_path("recipes", args.recipe)), args.preset,
-                          args.damsm, args.dataset, args.time_scale,
-                          args.overrides)
+                          args.damsm, args.dataset, args.time_scale, args.overrides)
     model = run_recipe(recipe, args.out, progress=not args.no_progress)
     print(f"model folder written to {model}")
     return 0

@@ -112,7 +112,6 @@ def load_recipe(path: str | Path) -> Recipe:
     return recipe
 
 
-
 def phase_dirs(recipe: Recipe, out: str | Path) -> list[Path]:
     """The run folder of each phase: ``OUT/1-NAME``, ``OUT/2-NAME``, ..."""
     return [Path(out) / f"{i}-{p.name}" for i, p in enumerate(recipe.phases, 1)]
