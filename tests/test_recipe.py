@@ -126,6 +126,13 @@ def test_command_line_overrides_reach_every_phase_and_the_record(tmp_path, capsy
     for run_dir in phase_dirs(load_recipe(recipe), out):
         assert json.loads((run_dir / "config.json").read_text())["train"]["seed"] == 3
     assert load_recipe(out / "recipe.yaml").overrides == ["train.seed=3"]
+    # a record written before the 'overrides' field existed still continues (its default)
+    old = tmp_path / "old"
+    assert main(["train-recipe", str(recipe), "--out", str(old), "--no-progress"]) == 0
+    record = yaml.safe_load((old / "recipe.yaml").read_text())
+    del record["overrides"]
+    (old / "recipe.yaml").write_text(yaml.safe_dump(record))
+    assert main(["train-recipe", str(recipe), "--out", str(old)]) == 0
     # the same folder with another seed is another run: refused
     assert main(["train-recipe", str(recipe), "--out", str(out), "train.seed=4"]) != 0
     assert "holds a run of another recipe" in capsys.readouterr().err

@@ -154,7 +154,8 @@ def _check_same_recipe(out: Path, resolved: dict) -> None:
     """Write OUT/recipe.yaml, or refuse to continue a folder started with another recipe."""
     record = out / "recipe.yaml"
     if record.is_file():
-        before = yaml.safe_load(record.read_text())
+        # read as a Recipe, so a record written before a field existed gets its default
+        before = to_dict(load_config(Recipe, record))
         if before != resolved:
             raise UserError(f"'{out}' holds a run of another recipe (see {record}); choose "
                             "another --out, or delete that folder to start over")
