@@ -105,10 +105,6 @@ def load_recipe(path: str | Path) -> Recipe:
                             "until_minutes")
     if recipe.time_scale <= 0:
         raise UserError(f"{where}: time_scale must be positive, got {recipe.time_scale}")
-    for preset, items in recipe.preset_overrides.items():
-        if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
-            raise UserError(f"{where}: preset_overrides.{preset} must be a list of "
-                            "key=value strings")
     return recipe
 
 
