@@ -187,6 +187,24 @@ def test_prefill_keeps_known_pixels_and_fills_a_flat_image_flat(kind):
         prefill("zeros", image, mask)
 
 
+def test_opencv_prefill_on_threads_matches_the_serial_fill_image_by_image():
+    torch.manual_seed(3)
+    image = torch.rand(6, 3, 32, 32) * 2 - 1
+    mask = (torch.rand(6, 1, 32, 32) < torch.linspace(0.1, 0.6, 6)[:, None, None, None]).float()
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        serial = prefill("ns", image, mask)
+        torch.set_num_threads(4)
+        threaded = prefill("ns", image, mask)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(serial, threaded)
+    # each image got its own fill, in order (not its neighbour's)
+    alone = prefill("ns", image[4:5], mask[4:5])
+    assert torch.equal(threaded[4:5], alone)
+
+
 @pytest.mark.parametrize("kind", ["pyramid", "telea", "ns"])
 def test_prefilled_generator_never_sees_hole_pixels(kind):
     gen = InpaintGenerator(small(prefill=kind)).eval()
