@@ -7,9 +7,11 @@ import pytest
 import yaml
 
 from textinpaint.cli import main
+from textinpaint.config import load_config, to_dict
 from textinpaint.errors import UserError
 from textinpaint.model_folder import load_model
-from textinpaint.presets import CONFIG_ROOT
+from textinpaint.presets import CONFIG_ROOT, preset_path
+from textinpaint.training.inpaint_config import InpaintConfig
 from textinpaint.training.recipe import load_recipe, phase_dirs, phase_overrides, with_options
 
 DAMSM = ["data.length=24", "model.feature_dim=16", "model.word_embed_dim=8",
@@ -94,6 +96,31 @@ def test_preset_and_time_scale_shape_each_phase():
     assert seeded.index("train.batch_size=2") > seeded.index("train.batch_size=4")
     shipped = load_recipe(CONFIG_ROOT / "recipes" / "birds-128.yaml")
     assert [p.max_steps for p in shipped.phases] == [4000, 5000, 6000, 30000]
+
+
+def phase_configs(recipe) -> list[InpaintConfig]:
+    return [load_config(InpaintConfig, preset_path("inpaint", recipe.preset),
+                        phase_overrides(recipe, phase)) for phase in recipe.phases]
+
+
+@pytest.mark.parametrize("path", sorted((CONFIG_ROOT / "recipes").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_every_shipped_recipe_builds_each_phase(path):
+    recipe = load_recipe(path)
+    for cfg in phase_configs(recipe):
+        assert cfg.resolution == recipe.resolution
+
+
+def test_birds_256_is_what_its_recipe_builds():
+    """The shipped 256-px folder records the configs its recipe makes today: the recipe
+    reproduces it (and an edit to either is caught)."""
+    recipe = load_recipe(CONFIG_ROOT / "recipes" / "birds-256.yaml")
+    (cfg,) = phase_configs(recipe)
+    info = json.loads((CONFIG_ROOT.parent / "models" / "birds-256" / "config.json").read_text())
+    assert info["resolution"] == recipe.resolution == 256
+    assert info["train"] == to_dict(cfg.train)
+    assert info["generator"] == to_dict(cfg.generator)
+    assert info["damsm_run"]["resolution"] == 256
 
 
 @pytest.mark.parametrize("change, message", [

@@ -16,7 +16,7 @@ SHIPPED = sorted(p.name for p in MODELS.iterdir() if (p / "config.json").is_file
 
 
 def test_the_shipped_models_are_there():
-    assert {"shapes-64", "birds-128"} <= set(SHIPPED)
+    assert {"shapes-64", "birds-128", "birds-256"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
