@@ -7,12 +7,17 @@ import pytest
 import yaml
 
 from textinpaint.cli import main
-from textinpaint.config import load_config, to_dict
+from textinpaint.config import to_dict
 from textinpaint.errors import UserError
 from textinpaint.model_folder import load_model
-from textinpaint.presets import CONFIG_ROOT, preset_path
-from textinpaint.training.inpaint_config import InpaintConfig
-from textinpaint.training.recipe import load_recipe, phase_dirs, phase_overrides, with_options
+from textinpaint.presets import CONFIG_ROOT
+from textinpaint.training.recipe import (
+    load_recipe,
+    phase_configs,
+    phase_dirs,
+    phase_overrides,
+    with_options,
+)
 
 DAMSM = ["data.length=24", "model.feature_dim=16", "model.word_embed_dim=8",
          "model.image_widths=[4,8,8,16,16]", "train.batch_size=8", "train.warmup_steps=1",
@@ -96,11 +101,6 @@ def test_preset_and_time_scale_shape_each_phase():
     assert seeded.index("train.batch_size=2") > seeded.index("train.batch_size=4")
     shipped = load_recipe(CONFIG_ROOT / "recipes" / "birds-128.yaml")
     assert [p.max_steps for p in shipped.phases] == [4000, 5000, 6000, 30000]
-
-
-def phase_configs(recipe) -> list[InpaintConfig]:
-    return [load_config(InpaintConfig, preset_path("inpaint", recipe.preset),
-                        phase_overrides(recipe, phase)) for phase in recipe.phases]
 
 
 @pytest.mark.parametrize("path", sorted((CONFIG_ROOT / "recipes").glob("*.yaml")),

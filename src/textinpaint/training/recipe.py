@@ -141,6 +141,15 @@ def phase_overrides(recipe: Recipe, phase: Phase) -> list[str]:
     return items
 
 
+def phase_configs(recipe: Recipe) -> list:
+    """Each phase's full :class:`InpaintConfig` (the preset plus :func:`phase_overrides`);
+    a bad key or value raises :class:`UserError` naming it."""
+    from .inpaint_config import InpaintConfig
+
+    return [load_config(InpaintConfig, preset_path("inpaint", recipe.preset),
+                        phase_overrides(recipe, phase)) for phase in recipe.phases]
+
+
 def _done(folder: Path, kind: str) -> bool:
     """Whether a run folder was exported (its config.json is written last)."""
     return (folder / "config.json").is_file() and read_config(folder).get("format") == kind
@@ -176,7 +185,6 @@ def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
     from .damsm import DamsmTrainConfig, preset_for, train_damsm
     from .export import export_run
     from .inpaint import NO_STEP_LIMIT, train_inpaint
-    from .inpaint_config import InpaintConfig
 
     out = Path(out)
     if not recipe.dataset:
@@ -188,8 +196,7 @@ def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
     if step.folder and not Path(step.folder).is_dir():
         raise UserError(f"DAMSM folder '{step.folder}' does not exist; pass a folder written "
                         "by train-damsm (or a model folder), or leave --damsm out")
-    configs = [load_config(InpaintConfig, preset_path("inpaint", recipe.preset),
-                           phase_overrides(recipe, phase)) for phase in recipe.phases]
+    configs = phase_configs(recipe)
     _check_same_recipe(out, to_dict(recipe))
 
     damsm = Path(step.folder) if step.folder else out / "damsm"
