@@ -18,7 +18,8 @@ from .errors import UserError
 
 # Order here is the order ``textinpaint --help`` lists them in.
 COMMAND_MODULES = [
-    "demo", "data", "damsm", "train", "recipe", "export", "evaluate", "inpaint", "serve",
+    "demo", "data", "damsm", "train", "recipe", "export", "evaluate", "compare", "inpaint",
+    "serve",
 ]
 
 
