@@ -27,6 +27,8 @@ stages (``generator.num_levels=7 generator.refine_num_levels=7``): the same netw
     python benchmarks/quality.py --out runs/quality --minutes 60
     python benchmarks/quality.py --out runs/quality --recipe cub-128-equal-time [--time-scale 0.33]
     python benchmarks/quality.py ... --train-seed 1  # the same comparison, other training seeds
+    textinpaint compare-runs OUT0/eval-irregular OUT1/eval-irregular ... --this full
+        --other image-only          # then pool the seeds' evaluations (one command)
     python benchmarks/quality.py --out runs/quality --models mmfl=DIR,full=DIR,image-only=DIR
     python benchmarks/quality.py ... --dry-run     # the commands; run the evaluations side by
     python benchmarks/quality.py ... --reuse       # side by hand, then write the table
