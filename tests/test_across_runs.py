@@ -96,6 +96,7 @@ def test_compare_runs_refuses_bad_input_in_one_line(two_runs, tmp_path, capsys):
         ([run0, tmp_path], "per_image.csv: no such file"),
         ([*two_runs, "--other", "text"], "name two methods"),
         ([*two_runs, "--other", "lama"], "no method 'lama' in it (it has blind, ns, text)"),
+        ([*two_runs, "--out", str(tmp_path / "cmp.txt")], "give a .md file name"),
     ]
     for argv, message in cases:
         argv = ["--this", "text", "--other", "blind", *map(str, argv)]

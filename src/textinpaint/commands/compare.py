@@ -29,12 +29,12 @@ def run(args) -> int:
     from ..evaluation.across_runs import compare_runs, markdown
     from ..evaluation.report import write_json
 
+    if args.out and args.out.suffix != ".md":
+        raise UserError(f"--out {args.out}: give a .md file name")
     result = compare_runs(args.folders, args.this, args.other, seed=args.seed)
     text = markdown(result)
     print(text, end="")
     if args.out:
-        if args.out.suffix != ".md":
-            raise UserError(f"--out {args.out}: give a .md file name")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
         write_json(args.out.with_suffix(".json"), result)
