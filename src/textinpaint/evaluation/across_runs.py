@@ -30,10 +30,10 @@ import numpy as np
 
 from ..errors import UserError
 from . import metrics
-from .paired import CI_LEVEL, COMPARED, RESAMPLES, verdict
+from .paired import CHUNK_VALUES, CI_LEVEL, COMPARED, RESAMPLES, verdict
+from .report import interval
 
 PER_IMAGE = "per_image.csv"
-_CHUNK_VALUES = 4_000_000  # resampled values held in memory at once
 
 
 def crossed_bootstrap(diffs: np.ndarray, seed: int, resamples: int = RESAMPLES,
@@ -56,7 +56,7 @@ def crossed_bootstrap(diffs: np.ndarray, seed: int, resamples: int = RESAMPLES,
         raise ValueError("every image has a NaN difference in some run")
     rng = np.random.default_rng(seed)
     means = np.empty(resamples)
-    chunk = max(1, _CHUNK_VALUES // n)
+    chunk = max(1, CHUNK_VALUES // n)
     for start in range(0, resamples, chunk):
         k = min(chunk, resamples - start)
         # multinomial counts: how often each run / image is drawn in each resample
@@ -138,16 +138,11 @@ def compare_runs(folders: list[Path], this: str, other: str, seed: int = 0) -> d
                  "n": len(scores[0]["keys"]), "buckets": {}}
     out.update({m: crossed_bootstrap(d, seed) for m, d in diffs.items()})
     labels = np.asarray(scores[0]["buckets"])
-    for label in sorted({b for b in labels if b}, key=lambda s: float(s.split("-")[0])):
+    for label in metrics.bucket_order(b for b in labels if b):
         keep = labels == label
         out["buckets"][label] = {m: crossed_bootstrap(d[:, keep], seed)
                                  for m, d in diffs.items()}
     return out
-
-
-def _cell(stat: dict, digits: int) -> str:
-    return (f"{stat['mean']:+.{digits}f} [{stat['lo']:+.{digits}f}, {stat['hi']:+.{digits}f}]"
-            f" {verdict(stat)}")
 
 
 def markdown(result: dict) -> str:
@@ -163,9 +158,11 @@ def markdown(result: dict) -> str:
     for label, stats in rows:
         for m in COMPARED:
             digits = 4 if m.startswith("l1") else 2
-            per_run = ", ".join(f"{x:+.{digits}f}" for x in stats[m]["per_run"])
-            lines.append(f"| {label} | {stats[m]['n']} | {m} | {per_run} | "
-                         f"{_cell(stats[m], digits)} | {stats[m]['runs_better']}/{runs} |")
+            stat = stats[m]
+            per_run = ", ".join(f"{x:+.{digits}f}" for x in stat["per_run"])
+            lines.append(f"| {label} | {stat['n']} | {m} | {per_run} | "
+                         f"{interval(stat, digits)} {verdict(stat)} | "
+                         f"{stat['runs_better']}/{runs} |")
     return "\n".join(lines) + "\n"
 
 

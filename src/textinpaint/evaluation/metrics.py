@@ -94,6 +94,11 @@ def ratio_bin(ratio: float, width: float = 0.1) -> str:
     return f"{lo}-{hi}%"
 
 
+def bucket_order(labels) -> list[str]:
+    """The distinct bucket labels (``"1-10%"``, ``"10-20%"``, ...) by their lower bound."""
+    return sorted(set(labels), key=lambda s: float(s.split("-")[0]))
+
+
 def mean(values) -> float:
     """Mean ignoring NaN (None where every value is NaN or there are none)."""
     arr = np.asarray(values, dtype=np.float64)

@@ -22,7 +22,7 @@ from . import metrics
 CI_LEVEL = 0.95
 RESAMPLES = 10_000
 COMPARED = ("l1_hole", "psnr_hole")  # the two numbers the figures are stated in
-_CHUNK_VALUES = 4_000_000  # resampled values held in memory at once
+CHUNK_VALUES = 4_000_000  # resampled values held in memory at once
 
 
 def bootstrap_mean(diffs: Sequence[float], seed: int, resamples: int = RESAMPLES,
@@ -38,7 +38,7 @@ def bootstrap_mean(diffs: Sequence[float], seed: int, resamples: int = RESAMPLES
         return None
     rng = np.random.default_rng(seed)
     means = np.empty(resamples)
-    chunk = max(1, _CHUNK_VALUES // d.size)
+    chunk = max(1, CHUNK_VALUES // d.size)
     for start in range(0, resamples, chunk):
         k = min(chunk, resamples - start)
         means[start:start + k] = d[rng.integers(0, d.size, size=(k, d.size))].mean(axis=1)
@@ -78,7 +78,7 @@ def compare(this: dict[str, Sequence[float]], other: dict[str, Sequence[float]],
         names = np.asarray(labels)
         out["buckets"] = {
             label: {k: bootstrap_mean(d[names == label], seed) for k, d in diffs.items()}
-            for label in sorted(set(labels), key=lambda s: float(s.split("-")[0]))}
+            for label in metrics.bucket_order(labels)}
     return out
 
 

@@ -27,7 +27,7 @@ from PIL import Image
 from ..visualize import caption_grid, overlay_mask
 from .baselines import Baseline
 from .fid import SKIPPED as FID_SKIPPED
-from .metrics import METRICS, PSNR_CAP, SSIM_KERNEL, SSIM_SIGMA
+from .metrics import METRICS, PSNR_CAP, SSIM_KERNEL, SSIM_SIGMA, bucket_order
 from .paired import CI_LEVEL, RESAMPLES, verdict
 
 GRID_MIN_SIDE = 128  # small evaluation images are enlarged (nearest) in the grids
@@ -166,7 +166,8 @@ def _gain_section(res: dict) -> list[str]:
         _table(header, rows) + [""]
 
 
-def _interval(stat: dict | None, digits: int) -> str:
+def interval(stat: dict | None, digits: int) -> str:
+    """``+mean [lo, hi]`` of a paired statistic, or ``–`` without one."""
     if stat is None:
         return "–"
     # Bounds keep their sign even when they round to 0: "[-0.0000, +0.0006]" crosses 0.
@@ -187,8 +188,8 @@ def paired_section(res: dict, only: str | None = None) -> list[str]:
         pairs += [(f"its {cond} caption", stat) for cond, stat in
                   r["paired"]["text_gain"].items()]
         for other, stat in pairs:
-            rows.append([name, other, _interval(stat["l1_hole"], 4),
-                         _interval(stat["psnr_hole"], 2),
+            rows.append([name, other, interval(stat["l1_hole"], 4),
+                         interval(stat["psnr_hole"], 2),
                          f"{verdict(stat['l1_hole'])} / {verdict(stat['psnr_hole'])}"])
     lines = ["## Paired differences", "",
              f"Mean per-image difference [{pct} interval, paired bootstrap over images, "
@@ -202,7 +203,7 @@ def paired_section(res: dict, only: str | None = None) -> list[str]:
     if len(buckets) > 1:
         head = [f"{b} (n={_bucket_n(stats)})" for b, stats in buckets.items()]
         for metric, digits in (("l1_hole", 4), ("psnr_hole", 2)):
-            rows = [[name, other] + [_interval(stat["buckets"][b][metric], digits)
+            rows = [[name, other] + [interval(stat["buckets"][b][metric], digits)
                                      for b in buckets]
                     for name, r in models.items() for other, stat in r["paired"]["vs"].items()]
             lines += [f"Δ {metric} per hole-area bucket:", ""]
@@ -266,8 +267,7 @@ def _bucket_section(res: dict, p: dict) -> list[str]:
 
 
 def _bucket_order(res: dict) -> list[str]:
-    labels = {b for r in res.values() for b in r.get("buckets", {})}
-    return sorted(labels, key=lambda s: float(s.split("-")[0]))
+    return bucket_order(b for r in res.values() for b in r.get("buckets", {}))
 
 
 # -- pictures ------------------------------------------------------------------------------

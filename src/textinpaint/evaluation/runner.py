@@ -92,7 +92,7 @@ class _Collector:
         if buckets is not None:
             out["buckets"] = {}
             labels = np.asarray(buckets)
-            for label in sorted(set(buckets), key=lambda s: float(s.split("-")[0])):
+            for label in metrics.bucket_order(buckets):
                 sel = labels == label
                 out["buckets"][label] = {"n": int(sel.sum()), **{
                     k: metrics.mean(np.asarray(self.values[k])[sel]) for k in metrics.METRICS}}
