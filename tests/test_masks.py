@@ -339,3 +339,13 @@ def test_bad_spec_lists_valid_kinds():
         parse_mask_spec("part:toes")
     with pytest.raises(UserError, match="thin, medium, thick"):
         parse_mask_spec("freeform:huge")
+
+
+def test_object_mask_shrinks_to_its_centre():
+    """``object:-0.15`` keeps the central 70 % of each side (evaluation's box control hole)."""
+    meta = {"bbox": (10.0, 20.0, 50.0, 60.0)}
+    m = parse_mask_spec("object:-0.15")(80, 80, np.random.default_rng(0), meta)
+    rows, cols = np.nonzero(m)
+    assert (cols.min(), cols.max() + 1, rows.min(), rows.max() + 1) == (16, 44, 26, 54)
+    with pytest.raises(UserError):
+        parse_mask_spec("object:-0.5")

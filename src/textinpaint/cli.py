@@ -19,7 +19,7 @@ from .errors import UserError
 # Order here is the order ``textinpaint --help`` lists them in.
 COMMAND_MODULES = [
     "demo", "data", "damsm", "train", "recipe", "export", "evaluate", "compare", "inpaint",
-    "serve",
+    "serve", "eval_encoder",
 ]
 
 

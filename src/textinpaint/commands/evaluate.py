@@ -36,6 +36,19 @@ def add_parser(subparsers) -> None:
                    help="DAMSM folder that judges R-precision (default: each model's own)")
     p.add_argument("--fid-weights", type=Path, default=None,
                    help="local Inception-v3 weights file for FID/KID (never downloaded)")
+    p.add_argument("--control", default="auto",
+                   help="caption-control tasks: comma list of box (central 70%% of the CUB "
+                        "bird box), head (CUB head parts), object (shapes target), or auto "
+                        "(cub: box,head; shapes: object; else none) or none")
+    p.add_argument("--palette", default=None,
+                   help="control palette: colour names or name=#rrggbb, comma separated "
+                        "(default red,yellow,blue,green)")
+    p.add_argument("--template", action="append", default=[], metavar="TASK=TEXT",
+                   help="control caption of a task with {colour} in it, e.g. "
+                        "'head=this bird has a {colour} crown' (repeatable)")
+    p.add_argument("--eval-encoder", default=None, metavar="DIR",
+                   help="evaluation-encoder folder for KID/FID of hole crops (default: the "
+                        "shipped models/eval-encoder; 'none' skips realism)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (models only)")
     p.add_argument("--flip-ensemble", choices=("off", "on", "both"), default="off",
                    help="fill each image and its mirror image and average the two fills "
@@ -55,6 +68,23 @@ def _device(name: str) -> str:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {name}: no CUDA device is available; use --device cpu")
     return name
+
+
+def _control_tasks(args) -> list:
+    """The control tasks of ``--control``, ``--palette`` and ``--template``."""
+    from ..evaluation.control import auto_kinds, build_tasks
+
+    spec = args.control.strip().lower()
+    kinds = auto_kinds(args.dataset) if spec == "auto" else [] if spec == "none" else [
+        k.strip() for k in spec.split(",") if k.strip()]
+    templates = {}
+    for item in args.template:
+        kind, sep, text = item.partition("=")
+        if not sep or not text.strip():
+            raise UserError(f"--template '{item}': write TASK=TEXT, e.g. "
+                            "'head=this bird has a {colour} crown'")
+        templates[kind.strip().lower()] = text.strip()
+    return build_tasks(kinds, args.palette, templates)
 
 
 def run(args) -> int:
@@ -88,6 +118,16 @@ def run(args) -> int:
         args.resolution = resolutions[0] if resolutions else 128
     if args.resolution < 16:
         raise UserError(f"--resolution must be at least 16, got {args.resolution}")
+    tasks = _control_tasks(args)
+    encoder = None
+    if str(args.eval_encoder).lower() != "none":
+        from ..evaluation.encoder import load_encoder, shipped_folder
+
+        if args.eval_encoder is not None or (shipped_folder() / "config.json").is_file():
+            encoder = load_encoder(args.eval_encoder)
+        else:
+            log.warning("no evaluation encoder at %s: realism (KID/FID of hole crops) is "
+                        "skipped; pass --eval-encoder DIR", shipped_folder())
     damsm = None
     if args.damsm:
         from ..model_folder import load_damsm
@@ -98,6 +138,7 @@ def run(args) -> int:
         resolution=args.resolution, limit=args.limit, seed=args.seed,
         batch_size=args.batch_size, damsm=damsm,
         damsm_label=str(args.damsm) if args.damsm else None, fid_weights=args.fid_weights,
+        control_tasks=tasks, eval_encoder=encoder,
         progress=not args.no_progress)
     print(f"evaluated {len(result['results'])} methods on {result['n']} images; "
           f"report in {args.out / 'report.md'}")

@@ -355,15 +355,17 @@ class ObjectMask(MaskGenerator):
     """The sample's bounding box ``meta["bbox"]`` = (x0, y0, x1, y1), grown and clipped.
 
     ``grow`` = 0.1 adds 10% of the box width on the left and right and 10% of its height on
-    top and bottom. Box coordinates are continuous pixel coordinates (x1, y1 exclusive for
+    top and bottom; a negative ``grow`` shrinks it towards its centre (``object:-0.15`` keeps
+    the central 70 % of each side, the hole of evaluation's caption-control task). Box
+    coordinates are continuous pixel coordinates (x1, y1 exclusive for
     integers); the hole covers every pixel the box touches, at least one pixel.
     """
 
     name = "object"
 
     def __init__(self, grow: float = 0.0):
-        if not (grow >= 0.0 and math.isfinite(grow)):
-            raise ValueError(f"object growth must be >= 0, got {grow}")
+        if not (grow > -0.5 and math.isfinite(grow)):
+            raise ValueError(f"object growth must be above -0.5 (a shrink to nothing), got {grow}")
         self.grow = float(grow)
         super().__init__("object" if self.grow == 0 else f"object:{self.grow!r}")
 

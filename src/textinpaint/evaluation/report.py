@@ -26,9 +26,11 @@ from PIL import Image
 
 from ..visualize import caption_grid, overlay_mask
 from .baselines import Baseline
+from .detail import ERODE as DETAIL_ERODE
 from .fid import SKIPPED as FID_SKIPPED
 from .metrics import METRICS, PSNR_CAP, SSIM_KERNEL, SSIM_SIGMA, bucket_order
 from .paired import CI_LEVEL, RESAMPLES, verdict
+from .report_seen import seen_section, write_pictures
 
 GRID_MIN_SIDE = 128  # small evaluation images are enlarged (nearest) in the grids
 
@@ -64,6 +66,23 @@ def protocol(settings: dict, bucket_kinds: set[str], runners: dict) -> dict:
                 f"torchmetrics FID and KID (100 subsets of min(1000, n)) on 2048-d Inception "
                 f"pool features, weights from '{settings['fid_weights']}', real = ground truth"),
     }
+    out.update({
+        "detail": ("mean |Laplacian| (kornia, 3x3) of luminance inside the hole eroded by "
+                   f"{DETAIL_ERODE} px, fill over ground truth, per image; NaN (left out) "
+                   "where the eroded hole is under 16 px or the photo is flat there"),
+        "realism": ("no evaluation encoder (--eval-encoder none)" if not
+                    settings.get("eval_encoder") else
+                    f"encoder '{settings['eval_encoder']}' (trained on real training images "
+                    "only, never by a training loss); hole bounding-box crops resized to "
+                    "64x64; KID = unbiased MMD^2, cubic polynomial kernel, 95 % bootstrap "
+                    "over images; these numbers compare models of this project, not papers"),
+        "control": ("per control task: its holes; each image filled once per palette "
+                    "caption; credit 1 when the fill made for colour c is the one furthest "
+                    "towards c in CIELab a*b* (fills' hole means minus their mean, palette "
+                    "directions centred likewise), ties split; baselines fill once for all "
+                    "captions (chance by construction); caption effect = mean CIE76 dE over "
+                    "hole pixels between fills of different captions"),
+    })
     if models:
         out.update({
             "r_precision": ("for each output image its true caption is ranked among 1 + up "
@@ -122,6 +141,7 @@ def markdown(result: dict, seconds: dict[str, float]) -> str:
              f"- images: {n} at {result['resolution']} px, masks `{result['masks']}`, "
              f"seed {result['seed']}",
              f"- protocol: {p['averaging']}; {p['composite']}", ""]
+    lines += seen_section(res, p)
     has_rp = any("r_precision" in r for r in res.values())
     header = ["method", "L1 ↓", "PSNR ↑", "SSIM ↑", "L1 hole ↓", "PSNR hole ↑", "SSIM hole ↑"]
     header += ["R-prec ↑"] if has_rp else []
@@ -134,7 +154,9 @@ def markdown(result: dict, seconds: dict[str, float]) -> str:
         calls = 1 if r["kind"] == "baseline" else 3
         row.append(_fmt(seconds.get(name, 0.0) / max(n * calls, 1), 4))
         rows.append(row)
-    lines += ["## Results", ""] + _table(header, rows) + [""]
+    lines += ["## Pixel metrics", "", "Hole L1/PSNR/SSIM reward a blurred average of the "
+              "surroundings as much as a right fill: read them after the tables above.", ""]
+    lines += _table(header, rows) + [""]
     if any("fid" in r for r in res.values()):
         lines += _table(["method", "FID ↓", "KID ↓"], [
             [k, _fmt(r.get("fid"), 2), f"{_fmt(r.get('kid'))} ± {_fmt(r.get('kid_std'))}"]
@@ -222,13 +244,13 @@ def write_per_image(state: dict, path: Path) -> None:
     with tmp.open("w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["index", "key", "hole_ratio", "nvidia_bucket", "ratio_bin", "method",
-                      "caption", *METRICS])
+                      "caption", *METRICS, "detail"])
         for (name, cond), col in state["scores"].items():
             for k, item in enumerate(items):
                 nvidia, ratio = state["buckets"][k]
                 out.writerow([item["index"], item["key"], f"{item['hole_ratio']:.6f}",
                               nvidia or "", ratio, name, cond,
-                              *(f"{col.values[m][k]:.6g}" for m in METRICS)])
+                              *(f"{col.values[m][k]:.6g}" for m in (*METRICS, "detail"))])
     os.replace(tmp, path)
 
 
@@ -336,6 +358,7 @@ def write_report(result: dict, state: dict, out_dir: Path, runners: dict) -> Non
     note = "NVIDIA buckets" if result["protocol"]["buckets"].startswith("NVIDIA") else \
         "10% hole-ratio bins"
     hole_area_plot(result["results"], out_dir / "by_hole_area.png", note)
+    write_pictures(result, state, out_dir, runners)
 
 
 __all__ = ["comparison_grid", "hole_area_plot", "markdown", "paired_section", "protocol",

@@ -23,11 +23,14 @@ from tqdm import tqdm
 from ..data import collate
 from ..errors import UserError
 from ..images import network_to_uint8
-from . import caption_accuracy, metrics
+from . import caption_accuracy, detail, metrics
 from .baselines import Baseline
+from .control import ControlTask
+from .control_run import run_task, summarize_task
 from .evalset import EvalSet, build_eval_set
 from .fid import InceptionFeatures, fid_kid
 from .paired import paired_results
+from .realism import realism
 from .textscore import TextJudge
 
 log = logging.getLogger(__name__)
@@ -106,14 +109,22 @@ class _Model:
         self.model = model
         self.judge = judge
 
-    def __call__(self, image: torch.Tensor, mask: torch.Tensor, captions: list[str]
-                 ) -> torch.Tensor:
+    def forward(self, captions: list[str], image: torch.Tensor, mask: torch.Tensor
+                ) -> tuple[dict, torch.Tensor, torch.Tensor]:
+        """The model's output dict for ``captions``, with their tokens and lengths."""
         dev = self.model.device
         tokens, lengths = self.model.encode_text(captions)
-        final = self.model(image.to(dev), mask.to(dev), tokens, lengths)["final"].float().cpu()
-        # Re-composite so that scores can only come from hole pixels, whatever the model did.
+        return self.model(image.to(dev), mask.to(dev), tokens, lengths), tokens, lengths
+
+    @staticmethod
+    def composite(image: torch.Tensor, mask: torch.Tensor, out: dict) -> torch.Tensor:
+        """Re-composite so that scores can only come from hole pixels, whatever the model did."""
         hole = (mask > 0.5).float()
-        return image * (1 - hole) + final * hole
+        return image * (1 - hole) + out["final"].float().cpu() * hole
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor, captions: list[str]
+                 ) -> torch.Tensor:
+        return self.composite(image, mask, self.forward(captions, image, mask)[0])
 
 
 def evaluate(
@@ -130,6 +141,8 @@ def evaluate(
     damsm=None,
     damsm_label: str | None = None,
     fid_weights: str | Path | None = None,
+    control_tasks: Sequence[ControlTask] = (),
+    eval_encoder=None,
     grid_rows: int = 8,
     progress: bool = True,
 ) -> dict:
@@ -151,6 +164,10 @@ def evaluate(
             model; None lets each model's own DAMSM judge.
         damsm_label: how the report names ``damsm`` (e.g. its folder).
         fid_weights: a local Inception-v3 weights file for FID/KID; None skips them.
+        control_tasks: caption-control passes to run (:mod:`.control`), each on its own
+            holes (bird box, head, shapes target) with its palette captions.
+        eval_encoder: a :class:`~.encoder.FrozenEncoder` for KID/FID of hole crops; None
+            skips realism.
         grid_rows: samples shown in ``grid.png``.
         progress: show tqdm bars.
 
@@ -174,11 +191,14 @@ def evaluate(
         else:
             judge = TextJudge(damsm if damsm is not None else m.damsm, seed)
             runners[name] = _Model(m, judge)
-    state = _run(runners, evalset, batch_size, inception, grid_rows, progress)
+    state = _run(runners, evalset, batch_size, inception, eval_encoder, grid_rows, progress)
+    state["control"] = [run_task(runners, task, dataset_spec, split, resolution, seed, limit,
+                                 batch_size, grid_rows, progress) for task in control_tasks]
     result = _summarize(state, runners, evalset, dict(
         dataset=dataset_spec, split=split, masks=masks, resolution=resolution, seed=seed,
         limit=limit, batch_size=batch_size, damsm=damsm_label,
-        fid_weights=str(fid_weights) if fid_weights else None), seed)
+        fid_weights=str(fid_weights) if fid_weights else None,
+        eval_encoder=str(eval_encoder.folder) if eval_encoder else None), seed)
     if out_dir is not None:
         from .report import write_report
 
@@ -186,8 +206,8 @@ def evaluate(
     return result
 
 
-def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, grid_rows: int,
-         progress: bool) -> dict:
+def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, encoder,
+         grid_rows: int, progress: bool) -> dict:
     """The loop over batches; returns everything :func:`_summarize` and the report need."""
     loader = DataLoader(evalset.dataset, batch_size=batch_size, shuffle=False,
                         collate_fn=collate, num_workers=0)
@@ -196,6 +216,7 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, grid_rows:
     items: list[dict] = []  # per image: index, dataset key, hole ratio (for per_image.csv)
     seconds: dict[str, float] = defaultdict(float)
     features: dict = defaultdict(list)  # FID: "real" or (name, condition) -> N×2048
+    crops: dict = defaultdict(list)  # realism: "real" or name -> N×D hole-crop features
     grid = {"truth": [], "mask": [], "captions": [], "mismatched": [],
             "outputs": defaultdict(list)}
     # Grid samples spread evenly over the set (its start is often a single class).
@@ -222,6 +243,8 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, grid_rows:
         if inception is not None:
             real = torch.from_numpy(network_to_uint8(image)).permute(0, 3, 1, 2)
             features["real"].append(inception(real))
+        if encoder is not None:
+            crops["real"].append(encoder(image, mask))
         for name, runner in runners.items():
             conditions = ("true",) if isinstance(runner, Baseline) else CONDITIONS
             for cond in conditions:
@@ -232,7 +255,10 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, grid_rows:
                     out = runner(image, mask, captions[cond])
                 seconds[name] += time.perf_counter() - start
                 col = scores[(name, cond)]
-                col.add(metrics.image_metrics(metrics.to_unit(out), target, mask))
+                col.add({**metrics.image_metrics(metrics.to_unit(out), target, mask),
+                         "detail": detail.detail_ratio(metrics.to_unit(out), target, mask)})
+                if encoder is not None and cond == "true":
+                    crops[name].append(encoder(out, mask))
                 pixels = network_to_uint8(out)
                 if show:
                     grid["outputs"][(name, cond)].extend(pixels[show])
@@ -247,7 +273,7 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, grid_rows:
         bar.update(len(index))
     bar.close()
     return {"scores": scores, "buckets": buckets, "items": items, "seconds": dict(seconds),
-            "features": features, "grid": grid, "n": evalset.n}
+            "features": features, "crops": crops, "grid": grid, "n": evalset.n}
 
 
 def _shape_scores(evalset: EvalSet, index: list[int], pixels: np.ndarray, hole: np.ndarray,
@@ -279,6 +305,8 @@ def _summarize(state: dict, runners: dict, evalset: EvalSet, settings: dict, see
     paired = paired_results(values, models, list(runners), labels, seed)
     results = {}
     real = torch.cat(state["features"]["real"]) if state["features"].get("real") else None
+    control_summary = {task.task.kind: summarize_task(task, list(runners), seed)
+                       for task in state.get("control", [])}
     for name, runner in runners.items():
         baseline = isinstance(runner, Baseline)
         true = state["scores"][(name, "true")]
@@ -299,6 +327,12 @@ def _summarize(state: dict, runners: dict, evalset: EvalSet, settings: dict, see
                 for c in CONDITIONS[1:]}
             entry["with_caption"] = conds
             entry["paired"] = paired[name]
+        entry["detail"] = detail.summarize(true.values["detail"])
+        if state["crops"].get("real"):
+            entry["realism"] = realism(torch.cat(state["crops"]["real"]),
+                                       torch.cat(state["crops"][name]), seed)
+        if control_summary:
+            entry["control"] = {kind: per[name] for kind, per in control_summary.items()}
         if true.shapes:
             entry["caption_accuracy"] = _caption_accuracy(state, name, baseline)
         if real is not None:
