@@ -10,14 +10,17 @@ the log is the recipe)::
         --dataset cub:CUB --split test --masks center --out OUT/eval-center
     textinpaint evaluate ... --masks irregular:MASKS --out OUT/eval-irregular
 
-then writes ``OUT/quality.md``: every method (the three models and the telea/ns/mean
-baselines) under both mask protocols, with R-precision and the text gain of the two text
-models, a per-bucket table for the irregular masks, full's paired differences from every
-other method with 95 % bootstrap intervals over the test images (overall and per bucket; an
-interval holding 0 is a tie the test set cannot resolve), and each model's budget (images
-seen and training time, read from its ``config.json``). Equal budget: the same number of
-steps and the same batch size for every preset, or with ``--minutes M`` the same training
-time (``train.max_minutes``): MMFL's big U-Nets see fewer images in it.
+then writes ``OUT/quality.md``: first what a person sees (caption control on bird-box and
+head holes, caption effect, detail ratio, KID of hole crops in the evaluation encoder, from
+the centre run, which also runs evaluate's control passes), then every method (the three
+models and the telea/ns/mean baselines) under both mask protocols, with R-precision and the
+text gain of the two text models, a per-bucket table for the irregular masks, full's paired
+differences from every other method with 95 % bootstrap intervals over the test images
+(overall and per bucket; an interval holding 0 is a tie the test set cannot resolve), and
+each model's budget (images seen and training time, read from its ``config.json``). Equal
+budget: the same number of steps and the same batch size for every preset, or with
+``--minutes M`` the same training time (``train.max_minutes``): MMFL's big U-Nets see fewer
+images in it.
 
 MMFL's 8-level U-Nets need multiples of 256 px; at 128 px it trains with 7 levels in both
 stages (``generator.num_levels=7 generator.refine_num_levels=7``): the same network minus its
@@ -152,6 +155,8 @@ def evaluate_all(args, models: dict[str, Path]) -> dict[str, Path]:
                                str(args.resolution), "--seed", str(args.seed), "--no-progress"]
         for folder in models.values():
             cmd += ["--model", str(folder)]
+        if name == "irregular":  # the caption-control passes run once, with the centre run
+            cmd += ["--control", "none"]
         if args.limit:
             cmd += ["--limit", str(args.limit)]
         if args.eval_damsm:
@@ -206,6 +211,24 @@ def paired_lines(proto: str, data: dict, focus: str | None) -> list[str]:
     return ["", f"## Paired differences, {PROTOCOLS[proto]}"] + section[1:]
 
 
+def seen_table(data: dict) -> list[str]:
+    """Control (box, head), caption effect, detail and KID of every method: what leads."""
+    head = ["method", "control, box holes ↑", "control, head holes ↑", "caption effect ΔE",
+            "detail median (photo 1.0)", "KID ↓ (eval encoder)"]
+    rows = []
+    for name, r in data["results"].items():
+        ctl = r.get("control", {})
+        kid = (r.get("realism") or {}).get("kid")
+        rows.append([name] + [_f(ctl[k]["accuracy"]["mean"], 3) if k in ctl else "–"
+                              for k in ("box", "head")]
+                    + [_f(ctl["box"]["caption_effect"]["mean"], 2) if "box" in ctl else "–",
+                       _f((r.get("detail") or {}).get("median"), 3),
+                       _f(kid["kid"]) if kid else "–"])
+    return ["What a person sees (centre-protocol run; chance control = 0.25):", "",
+            "| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + \
+        ["| " + " | ".join(r) + " |" for r in rows] + [""]
+
+
 def write_table(outs: dict[str, Path], seconds: dict[str, float], path: Path,
                 models: dict[str, Path] | None = None) -> str:
     """One markdown table of every method under every protocol, plus text gains, the
@@ -232,6 +255,9 @@ def write_table(outs: dict[str, Path], seconds: dict[str, float], path: Path,
                          _f(r.get("r_precision"), 3), _f(gain.get("psnr_hole"), 3),
                          _f(gain.get("r_precision"), 3)])
     lines += settings + [""]
+    if "center" in outs:
+        lines += seen_table(json.loads((outs["center"] / "metrics.json").read_text()))
+    lines += ["Pixel metrics (they reward blur as much as a right fill):", ""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += buckets + paired
