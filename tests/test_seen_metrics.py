@@ -199,8 +199,15 @@ def test_evaluate_writes_control_detail_realism_and_pictures(tiny_model_dir, enc
     assert main(["evaluate", "--no-progress", "--dataset", "shapes", "--masks", "center",
                  "--model", str(tiny_model_dir), "--limit", "6", "--batch-size", "4",
                  "--eval-encoder", str(encoder_dir), "--out", str(out)]) == 0
-    for name in ("metrics.json", "report.md", "control_object.png", "by_hole_size.png"):
+    for name in ("metrics.json", "report.md", "control_object.png", "by_hole_size.png",
+                 "control_per_image.csv"):
         assert (out / name).is_file(), name
+    import csv
+
+    rows = list(csv.DictReader((out / "control_per_image.csv").open()))
+    assert len(rows) == 6 * 4  # six images x (three baselines + the model)
+    blind = [r for r in rows if r["method"] == "ns"]
+    assert all(r["credits"] == "0.25/0.25/0.25/0.25" for r in blind)
     res = json.loads((out / "metrics.json").read_text())["results"]
     for r in res.values():
         c = r["control"]["object"]

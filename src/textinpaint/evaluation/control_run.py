@@ -81,6 +81,7 @@ class TaskState:
         self.detail: dict[str, list[float]] = defaultdict(list)
         self.explain: dict[str, list[dict]] = defaultdict(list)
         self.hole_ratio: list[float] = []
+        self.index: list[int] = []
         self.grid = {"truth": [], "mask": [], "captions": [], "outputs": defaultdict(list)}
         self.skipped = 0  # head holes without visible head parts (the mask fell back)
 
@@ -110,6 +111,7 @@ def run_task(runners: dict, task: control.ControlTask, dataset_spec: str, split:
         hole = mask[:, 0] > 0.5
         truth = metrics.to_unit(image)
         state.hole_ratio.extend(metrics.hole_ratio(mask).tolist())
+        state.index.extend(index)
         captions = [task.captions(evalset.captions[i], evalset.targets[i]) for i in index]
         show = [k for k, i in enumerate(index) if i in shown]
         if show:

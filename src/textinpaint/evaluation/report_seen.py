@@ -110,6 +110,30 @@ def write_pictures(result: dict, state: dict, out_dir: Path, runners: dict) -> N
         comparison_grid(grid, columns, grid["captions"]).save(
             out_dir / f"control_{task.task.kind}.png")
     hole_size_plot(result, state, out_dir / "by_hole_size.png")
+    if state.get("control"):
+        write_control_csv(state["control"], list(runners), out_dir / "control_per_image.csv")
+
+
+def write_control_csv(tasks: list, names: list[str], path: Path) -> None:
+    """``control_per_image.csv``: per (task, image, method) the credit of each palette colour,
+    the caption effect and the palette fills' detail ratio."""
+    import csv
+    import os
+
+    tmp = Path(str(path) + ".tmp")
+    with tmp.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["task", "index", "hole_ratio", "method", "palette", "credits",
+                      "caption_effect", "detail"])
+        for task in tasks:
+            palette = "/".join(task.task.palette)
+            for name in names:
+                for k, i in enumerate(task.index):
+                    credits = "/".join(f"{c:.4g}" for c in task.hits[name][k])
+                    out.writerow([task.task.kind, i, f"{task.hole_ratio[k]:.6f}", name, palette,
+                                  credits, f"{task.effect[name][k]:.6g}",
+                                  f"{task.detail[name][k]:.6g}"])
+    os.replace(tmp, path)
 
 
 def hole_size_plot(result: dict, state: dict, path: Path) -> None:
