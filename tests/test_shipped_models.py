@@ -1,6 +1,7 @@
 """The model folders shipped in models/: each loads, fills only the hole, and (shapes) obeys
 the caption's colour word."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,35 @@ from textinpaint.demo import hidden_object_scene
 from textinpaint.pipeline import InpaintPipeline
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
-SHIPPED = sorted(p.name for p in MODELS.iterdir() if (p / "config.json").is_file()) \
+
+
+def _inpainting_model(folder: Path) -> bool:
+    """An inpainting model folder (models/eval-encoder, the evaluation's judge, is not one)."""
+    config = folder / "config.json"
+    return config.is_file() and json.loads(config.read_text()).get("kind") != "eval-encoder"
+
+
+SHIPPED = sorted(p.name for p in MODELS.iterdir() if _inpainting_model(p)) \
     if MODELS.is_dir() else []
 
 
 def test_the_shipped_models_are_there():
     assert {"shapes-64", "birds-128", "birds-256"} <= set(SHIPPED)
+
+
+def test_the_shipped_evaluation_encoder_loads_and_was_trained_on_training_images():
+    import torch
+
+    from textinpaint.evaluation.encoder import load_encoder
+
+    enc = load_encoder(MODELS / "eval-encoder")
+    assert enc.config["split"] == "train" and enc.config["test_accuracy"] > 0.1
+    images = torch.rand(3, 3, 64, 64) * 2 - 1
+    mask = torch.zeros(3, 1, 64, 64)
+    mask[:, :, 16:48, 16:48] = 1
+    feats = enc(images, mask)
+    assert feats.shape == (3, enc.net.feature_dim) and torch.isfinite(feats).all()
+    assert (MODELS / "eval-encoder" / "README.md").is_file()
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -109,6 +109,47 @@ def train_eval_encoder(dataset: str, out: str | Path, *, steps: int = 2500,
               "task": "bird-class classification of random crops (area 4-100 %, aspect "
                       "1:2-2:1, 64x64, flips), cross-entropy with label smoothing 0.1"}
     save_encoder(Path(out), net.eval(), config)
+    write_card(Path(out), config, net)
     log.info("evaluation encoder: train accuracy %.3f, test accuracy %.3f, %.0f s",
              config["train_accuracy"], config["test_accuracy"], seconds)
     return config
+
+
+def write_card(folder: Path, config: dict, net: EvalEncoder) -> None:
+    """The folder's README.md: what the encoder is for, how it was trained, what it is not."""
+    c = config
+    params = sum(p.numel() for p in net.parameters())
+    rows = [
+        ("task", c["task"]),
+        ("data", f"`{c['trained_on']}`, split `{c['split']}` (no test image)"),
+        ("network", f"stride-2 stem + {len(c['channels']) - 1} conv/BN/ReLU/max-pool stages, "
+                    f"channels {c['channels']}, {params:,} parameters, 64x64 input, "
+                    f"{net.feature_dim}-d pooled features"),
+        ("training", f"{c['steps']} steps x {c['batch_size']} crops, AdamW, one-cycle lr "
+                     f"{c['lr']}, seed {c['seed']}, {c['train_seconds']:.0f} s"),
+        ("class accuracy, whole images", f"train {c['train_accuracy']:.3f}, test "
+         f"{c['test_accuracy']:.3f} (chance {1 / c['classes']:.3f})"),
+    ]
+    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+    text = f"""# eval-encoder
+
+The frozen judge of `textinpaint evaluate`'s realism numbers (KID/FID of hole crops), trained
+once by `textinpaint train-eval-encoder` on real training images only. **No training loss
+imports or loads it** (tests/test_seen_metrics.py checks the source tree and a real training
+run), so no model is ever optimised against it.
+
+| field | value |
+| --- | --- |
+{table}
+
+```bash
+textinpaint train-eval-encoder --dataset {c["trained_on"]} --out {folder} \\
+    --steps {c["steps"]} --batch-size {c["batch_size"]} --seed {c["seed"]}
+```
+
+Its features compare the models of this project with each other. They are not Inception
+features: numbers in its space are not comparable with the FID/KID of papers. See
+`docs/EVALUATION.md` and `benchmarks/eval_encoder_check.py` (KID of real crops against
+blurred, noisy and flat ones).
+"""
+    (folder / "README.md").write_text(text)
