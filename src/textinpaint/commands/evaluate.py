@@ -48,13 +48,9 @@ def add_parser(subparsers) -> None:
 
 
 def _device(name: str) -> str:
-    import torch
+    from ..devices import check_device
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: no CUDA device is available; use --device cpu")
-    return name
+    return str(check_device(name))
 
 
 def run(args) -> int:
