@@ -39,13 +39,15 @@ class WorkLimits:
     ``max_window_side``: the longest side of one fill window in pixels. ``max_windows``:
     windows per image (more clusters of holes are merged into fewer, see
     :func:`~textinpaint.windows.plan_windows`). ``max_memory_mb``: the estimated peak memory
-    of one image's fill. ``max_aspect``: the longer side over the shorter one.
+    of one image's fill. ``max_aspect``: the longer side over the shorter one. ``memory_hint``
+    names the setting that raises the memory bound, for the message (e.g. a CLI option).
     """
 
     max_window_side: int | None = None
     max_windows: int | None = None
     max_memory_mb: float | None = None
     max_aspect: float | None = None
+    memory_hint: str | None = None
 
 
 def estimate_bytes(width: int, height: int, window_side: int) -> int:
@@ -92,5 +94,6 @@ def plan_bounded(hole: np.ndarray, resolution: int, limits: WorkLimits | None,
         raise TooMuchWork(f"filling {what} ({width}×{height}, a {side}-pixel window) would "
                           f"take about {need / MB:.0f} MB; the limit is "
                           f"{limits.max_memory_mb:g} MB: downscale the image or paint smaller "
-                          "holes")
+                          "holes" + (f", or raise {limits.memory_hint}" if limits.memory_hint
+                                     else ""))
     return windows

@@ -66,6 +66,9 @@ def run(args) -> int:
 
         torch.set_num_threads(args.threads)
     device = _device(args.device)
+    from ..outputs import ensure_writable_dir
+
+    ensure_writable_dir(args.out, "--out folder")  # before any work: the report goes there
     models = []
     if args.model:  # imported only when needed: baselines alone need no network code
         from ..model_folder import load_model

@@ -29,6 +29,7 @@ checked by :mod:`.guard` when ``allowed_hosts`` is given.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import logging
 import threading
@@ -141,7 +142,7 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                         ("max_text_chars", max_text_chars), ("max_memory_mb", max_memory_mb)):
         if value <= 0:  # a negative limit would refuse every request with a nonsense number
             raise UserError(f"{name} must be greater than 0, got {value}")
-    work = WorkLimits(work.max_window_side, work.max_windows, max_memory_mb, work.max_aspect)
+    work = dataclasses.replace(work, max_memory_mb=max_memory_mb)
     pipe = pipe.with_limits(work)  # the network plans exactly what was checked
     limits = Limits(max_bytes, max_pixels, max_text_chars,
                     pipe.model.max_len if pipe.model.uses_text else None, work, body_seconds)
