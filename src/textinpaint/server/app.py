@@ -151,6 +151,7 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
     info = _model_info(pipe, limits)
     app = FastAPI(title="textinpaint", version=__version__,
                   description="Text-guided image inpainting: API and web painter.")
+    app.state.budget, app.state.lock = budget, lock  # for monitoring and tests
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
