@@ -68,9 +68,9 @@ def check_shape(width: int, height: int, limits: WorkLimits, what: str = "the im
     """Refuse an image whose shape alone is out of bounds (before it is decoded)."""
     aspect = max(width, height) / max(min(width, height), 1)
     if limits.max_aspect is not None and aspect > limits.max_aspect:
-        raise TooMuchWork(f"{what} is {width}×{height} pixels, {aspect:.0f} times longer than "
-                          f"wide; the limit is {limits.max_aspect:g}:1: crop or pad it "
-                          "closer to a square")
+        raise TooMuchWork(f"{what} is {width}×{height} pixels, its long side {aspect:.0f} "
+                          f"times its short side; the limit is {limits.max_aspect:g}:1: crop "
+                          "or pad it closer to a square")
 
 
 def plan_bounded(hole: np.ndarray, resolution: int, limits: WorkLimits | None,

@@ -88,10 +88,10 @@ class Vocabulary:
         if not isinstance(itos, list):
             raise UserError(f"'itos' in '{path}' must be a list of words, not a "
                             f"{type(itos).__name__}")
-        bad = next((w for w in itos if not isinstance(w, str)), None)
-        if bad is not None:
-            raise UserError(f"'{path}' holds the non-word {bad!r}; every entry of 'itos' must "
-                            "be a string")
+        bad = [w for w in itos if not isinstance(w, str)]
+        if bad:
+            raise UserError(f"'{path}' holds the non-word {bad[0]!r}; every entry of 'itos' "
+                            "must be a string")
         if itos[:2] != [PAD, UNK]:
             raise UserError(f"'{path}' must start with '{PAD}' and '{UNK}'")
         seen: set[str] = set()
