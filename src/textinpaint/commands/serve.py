@@ -65,10 +65,12 @@ def run(args) -> int:
 
     from ..server.app import create_app
     from ..server.guard import default_allowed_hosts
+    from ..server.malloc import return_big_buffers
     from ..server.protocol import with_header_timeout
     from ..shipped import resolve_model_dir
     from ..work import WorkLimits
 
+    return_big_buffers()  # so freed images leave the RSS (see server/malloc.py)
     hosts = default_allowed_hosts(args.host) if args.allowed_hosts is None else \
         [h.strip() for h in args.allowed_hosts.split(",") if h.strip()]
     app = create_app(resolve_model_dir(args.model), device=args.device,
