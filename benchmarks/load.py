@@ -5,7 +5,16 @@ inpainting requests from ``--clients`` threads (httpx), and prints latency perce
 errors (should be 0), throughput and the server's resident memory before and after. Bounded:
 at most ``--requests`` requests and ``--max-seconds`` of sending; nothing leaves the machine.
 
+``--attacks`` then runs the costly inputs of issue 29, one at a time, each with a small
+request sent alongside (its latency shows whether the server stays responsive): a thin
+1×12000 image with a full mask, a 4096² image with 1,849 one-pixel holes, a large accepted
+request (4096², a 2048² hole), 16 concurrent 4096² uploads (with ``/healthz`` timed), and
+20 slow clients trickling their headers (fewer than --max-connections: beyond it uvicorn
+answers 503 until the header deadline frees their slots). After each it prints the server's
+peak RSS (VmHWM).
+
     python benchmarks/load.py --model MODEL_DIR --clients 4 --requests 40
+    python benchmarks/load.py --requests 0 --attacks
 """
 
 from __future__ import annotations
@@ -30,10 +39,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rss_mb(pid: int) -> float:
-    """Resident set size of a process in MiB, from /proc/<pid>/status."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident set size of a process in MiB, from /proc/<pid>/status (``VmHWM``: its peak)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -55,9 +64,9 @@ def make_request_files(width: int, height: int) -> tuple[bytes, bytes]:
     return png(image), png(mask)
 
 
-def start_server(model: str, port: int) -> subprocess.Popen:
+def start_server(model: str, port: int, extra: list[str] = ()) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "textinpaint.cli", "serve", "--model", model,
-           "--host", "127.0.0.1", "--port", str(port)]
+           "--host", "127.0.0.1", "--port", str(port), *extra]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -112,6 +121,128 @@ def run_clients(url: str, files: tuple[bytes, bytes], clients: int, requests: in
     return latencies, errors, time.perf_counter() - start
 
 
+def post(url: str, image: bytes, mask: bytes, text: str = "a small bird",
+         timeout: float = 300) -> tuple[int, float, str]:
+    """One multipart request: (status, seconds, error text or '')."""
+    start = time.perf_counter()
+    try:
+        r = httpx.post(url + "/api/v1/inpaint", data={"text": text}, timeout=timeout,
+                       files={"image": ("i.png", image, "image/png"),
+                              "mask": ("m.png", mask, "image/png")})
+        status = r.status_code
+        error = "" if status == 200 else r.json().get("error", r.text)[:110]
+    except httpx.HTTPError as exc:
+        status, error = 0, f"{type(exc).__name__}: {exc}"
+    return status, time.perf_counter() - start, error
+
+
+def alongside(url: str, big, small, delay: float = 0.3) -> tuple[tuple, tuple]:
+    """Send ``big`` (image, mask) and, ``delay`` s later, ``small``; both results."""
+    results = {}
+    thread = threading.Thread(target=lambda: results.setdefault("big", post(url, *big)))
+    thread.start()
+    time.sleep(delay)
+    results["small"] = post(url, *small)
+    thread.join()
+    return results["big"], results["small"]
+
+
+def flat_png(width: int, height: int) -> bytes:
+    return png(np.full((height, width, 3), 120, np.uint8))
+
+
+def mask_png(hole: np.ndarray) -> bytes:
+    return png(hole.astype(np.uint8) * 255)
+
+
+def slow_clients(port: int, count: int, seconds: float) -> tuple[int, float]:
+    """Open ``count`` connections that trickle header lines for up to ``seconds``; how many
+    the server closed, and the longest time one stayed open."""
+    socks = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        s.settimeout(0.01)
+        socks.append([s, time.monotonic(), None])
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and any(c[2] is None for c in socks):
+        for c in socks:
+            if c[2] is not None:
+                continue
+            try:
+                c[0].send(b"X-Slow: 1\r\n")
+                if c[0].recv(64) == b"":
+                    c[2] = time.monotonic() - c[1]
+            except TimeoutError:
+                pass
+            except OSError:
+                c[2] = time.monotonic() - c[1]
+        time.sleep(0.5)
+    for c in socks:
+        c[0].close()
+    closed = [c[2] for c in socks if c[2] is not None]
+    return len(closed), max(closed, default=float("nan"))
+
+
+def attacks(url: str, port: int, pid: int) -> list[tuple[str, str]]:
+    """Issue 29's costly inputs, each with a small request alongside; report rows."""
+    rows = []
+    small = make_request_files(256, 192)
+
+    def row(name: str, big, extra: str = "") -> None:
+        (status, seconds, error), (s_status, s_seconds, _) = alongside(url, big, small)
+        rows.append((name, f"HTTP {status} in {seconds:.2f} s{extra}; small request alongside "
+                           f"HTTP {s_status} in {s_seconds:.2f} s; peak RSS "
+                           f"{rss_mb(pid, 'VmHWM'):.0f} MiB"))
+        if error:
+            rows.append(("", f"-> {error}"))
+
+    thin = (flat_png(1, 12000), mask_png(np.ones((12000, 1), bool)))
+    row(f"thin 1×12000, full mask ({len(thin[0])} B)", thin)
+    thin4 = (flat_png(1, 4000), mask_png(np.ones((4000, 1), bool)))
+    row("thin 1×4000, full mask", thin4)
+    hole = np.zeros((4096, 4096), bool)
+    hole[48::95, 48::95] = True  # 43 × 43 = 1,849 one-pixel holes
+    specks = (flat_png(4096, 4096), mask_png(hole))
+    row(f"4096², {int(hole.sum())} one-pixel holes", specks)
+    big_hole = np.zeros((4096, 4096), bool)
+    big_hole[1024:3072, 1024:3072] = True
+    large = (flat_png(4096, 4096), mask_png(big_hole))
+    row("4096², one 2048² hole (accepted)", large)
+
+    # 16 concurrent 4096² uploads while /healthz is timed
+    statuses = []
+    threads = [threading.Thread(target=lambda: statuses.append(post(url, *large)[0]))
+               for _ in range(16)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    worst = 0.0
+    while any(t.is_alive() for t in threads):
+        start = time.perf_counter()
+        httpx.get(url + "/healthz", timeout=60)
+        worst = max(worst, time.perf_counter() - start)
+        time.sleep(0.2)
+    for t in threads:
+        t.join()
+    counts = ", ".join(f"{statuses.count(c)}× HTTP {c}" for c in sorted(set(statuses)))
+    rows.append(("16 concurrent 4096² requests", f"{counts}; slowest /healthz "
+                                                  f"{worst * 1000:.0f} ms; peak RSS "
+                                                  f"{rss_mb(pid, 'VmHWM'):.0f} MiB"))
+
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("slow", slow_clients(port, 20, 30)))
+    thread.start()
+    time.sleep(1.0)
+    status, seconds, _ = post(url, *small)
+    thread.join()
+    closed, longest = result["slow"]
+    rows.append(("20 slow clients trickling headers",
+                 f"{closed}/20 closed by the server, the last after {longest:.1f} s; small "
+                 f"request meanwhile HTTP {status} in {seconds:.2f} s"))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="model folder")
@@ -120,12 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", default="512x384", help="image WIDTHxHEIGHT")
     p.add_argument("--max-seconds", type=float, default=300, help="stop sending after this")
     p.add_argument("--text", default="this bird has a bright red crown and a white belly")
+    p.add_argument("--attacks", action="store_true",
+                   help="also run issue 29's thin-image, many-holes, large and slow-client cases")
+    p.add_argument("--serve-args", default="",
+                   help="extra 'textinpaint serve' options, e.g. \"--max-memory-mb 800\"")
     args = p.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     files = make_request_files(width, height)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_server(args.model, port)
+    proc = start_server(args.model, port, args.serve_args.split())
+    attack_rows = []
     try:
         wait_ready(url, proc)
         rss_idle = rss_mb(proc.pid)
@@ -134,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         latencies, errors, wall = run_clients(url, files, args.clients, args.requests,
                                               args.max_seconds, args.text)
         rss_after = rss_mb(proc.pid)
+        rss_peak = rss_mb(proc.pid, "VmHWM")
+        if args.attacks:
+            attack_rows = attacks(url, port, proc.pid)
         alive = httpx.get(url + "/healthz", timeout=5).status_code == 200
     finally:
         proc.terminate()
@@ -146,11 +285,13 @@ def main(argv: list[str] | None = None) -> int:
         ("model", args.model), ("image", f"{width}×{height}, 2 holes"),
         ("clients", args.clients), ("requests sent", len(latencies)),
         ("errors", len(errors)),
-        ("latency p50 / p90 / p99", " / ".join(f"{np.percentile(ms, q):.0f} ms"
-                                               for q in (50, 90, 99)) if len(ms) else "-"),
-        ("throughput", f"{len(latencies) / wall:.2f} req/s over {wall:.1f} s"),
+        ("latency p50 / p95 / p99", " / ".join(f"{np.percentile(ms, q):.0f} ms"
+                                               for q in (50, 95, 99)) if len(ms) else "-"),
+        ("throughput", f"{len(latencies) / max(wall, 1e-9):.2f} req/s over {wall:.1f} s"),
         ("server RSS idle / warm / after", f"{rss_idle:.0f} / {rss_before:.0f} / "
                                            f"{rss_after:.0f} MiB"),
+        ("server peak RSS (load)", f"{rss_peak:.0f} MiB"),
+        *attack_rows,
         ("healthy after the run", "yes" if alive else "NO"),
     ]
     width_key = max(len(k) for k, _ in rows)

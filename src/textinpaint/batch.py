@@ -26,6 +26,7 @@ from tqdm import tqdm
 from .caption_files import lookup, read_caption_table
 from .errors import UserError
 from .images import open_image, to_hole
+from .outputs import os_error
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -48,11 +49,15 @@ class BatchReport:
     total: int
     written: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    replaced: list[Path] = field(default_factory=list)  # written over an existing file
 
     def summary(self, output: Path | str) -> str:
-        """One line: how many were written where, how many skipped."""
+        """One line: how many were written where (and over existing files), how many
+        skipped."""
         skipped = f"; skipped {len(self.problems)} (see the warnings)" if self.problems else ""
-        return f"wrote {len(self.written)} of {self.total} image(s) to {output}{skipped}"
+        replaced = f" (replacing {len(self.replaced)} existing file(s))" if self.replaced else ""
+        return (f"wrote {len(self.written)} of {self.total} image(s) to {output}{replaced}"
+                f"{skipped}")
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -160,12 +165,18 @@ def run_batch(pipe, items: list[BatchItem], concat: bool = False,
             if not hole.any():
                 raise UserError(f"mask '{item.mask.name}' has no white (hole) pixels")
             result = pipe(prompt=item.caption, image=image, mask_image=hole).images[0]
-            item.output.parent.mkdir(parents=True, exist_ok=True)
-            result.save(item.output)
-            if concat:
-                compare = item.output.parent / "concat" / item.output.name
-                compare.parent.mkdir(exist_ok=True)
-                side_by_side(image, hole, result).save(compare)
+            existed = item.output.exists()
+            try:
+                item.output.parent.mkdir(parents=True, exist_ok=True)
+                result.save(item.output)
+                if concat:
+                    compare = item.output.parent / "concat" / item.output.name
+                    compare.parent.mkdir(exist_ok=True)
+                    side_by_side(image, hole, result).save(compare)
+            except OSError as exc:  # a read-only or full folder: this item fails, not the run
+                raise os_error(exc, exc.filename or item.output, "the result") from None
+            if existed:
+                report.replaced.append(item.output)
         except UserError as exc:
             report.problems.append(f"{item.image.name}: {exc}")
             warn(report.problems[-1])

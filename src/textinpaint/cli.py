@@ -66,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the user named: a bug, keep the traceback
+            raise
+        # A folder that is read-only or full, a path through a file: the user's to fix.
+        print(f"error: cannot use '{exc.filename}' ({exc.strerror or type(exc).__name__}); "
+              "check the path, its permissions and the free disk space", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -13,6 +13,7 @@ bool, ``[1, 2]`` a list), then checked against the field's annotation.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -27,6 +28,27 @@ T = TypeVar("T")
 
 class ConfigError(UserError):
     """A config file or override names an unknown key or holds a value of the wrong type."""
+
+
+def check_ranges(cfg: Any, prefix: str, positive: tuple[str, ...] = (),
+                 non_negative: tuple[str, ...] = ()) -> None:
+    """Refuse, with a :class:`ConfigError` naming the dotted key, a number of ``cfg`` that is
+    not finite, or not > 0 (``positive``), or negative (``non_negative``).
+
+    Config dataclasses call this from ``__post_init__``, so a value that would divide by zero,
+    loop forever or reach an optimiser as NaN fails before anything is built.
+    """
+    for name in positive + non_negative:
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue  # the type check reports those
+        key = f"config key '{prefix}{name}'"
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, got {value!r}")
+        if name in positive and value <= 0:
+            raise ConfigError(f"{key} must be greater than 0, got {value!r}")
+        if value < 0:
+            raise ConfigError(f"{key} must not be negative, got {value!r}")
 
 
 def _type_name(tp: Any) -> str:

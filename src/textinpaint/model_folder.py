@@ -51,11 +51,15 @@ def read_config(folder: Path) -> dict[str, Any]:
     """The folder's ``config.json`` as a dict (clear error if missing or malformed)."""
     path = Path(folder) / "config.json"
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise UserError(f"'{path}' does not exist") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"'{path}' is not valid JSON ({exc})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"'{path}' is not UTF-8 text; write it as UTF-8 JSON") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise UserError(f"'{path}' is not valid JSON ({str(exc)[:120]})") from None
+    except OSError as exc:
+        raise UserError(f"cannot read '{path}' ({exc.strerror})") from None
     if not isinstance(data, dict):
         raise UserError(f"'{path}' must hold a JSON object")
     return data
@@ -104,6 +108,16 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _positive_int(config: dict, key: str, default: int | None, folder: Path) -> int:
+    """``config[key]`` as an int > 0, or a UserError naming the file and the key."""
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise UserError(f"'{folder / 'config.json'}' has {key} {value!r}; it must be a whole "
+                        "number greater than 0 (the folder's config.json was edited or is "
+                        "broken: re-export the model)")
+    return value
+
+
 def _build(cls, cfg_dict: dict, folder: Path, key: str):
     try:
         return from_dict(cls, cfg_dict)
@@ -142,12 +156,15 @@ def save_damsm(folder: Path, text_encoder, image_encoder, vocab: Vocabulary,
 
 def load_damsm(folder: str | Path, device: str | torch.device = "cpu") -> Damsm:
     """Load a DAMSM folder (or the DAMSM part of a model folder), encoders in eval mode."""
+    from .devices import check_device
     from .nn.image_encoder import ImageEncoder, ImageEncoderConfig
     from .nn.text_encoder import TextEncoder, TextEncoderConfig
 
     folder = Path(folder)
+    device = check_device(device)
     _require_files(folder, DAMSM_FILES, "DAMSM")
     config = read_config(folder)
+    _positive_int(config, "max_len", DEFAULT_MAX_LEN, folder)
     for key in ("text_encoder", "image_encoder"):
         if not isinstance(config.get(key), dict):
             raise UserError(f"'{folder / 'config.json'}' lacks the '{key}' section")
@@ -304,9 +321,14 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu",
                         "pass the folder written by 'textinpaint train'")
     if not isinstance(config.get("generator"), dict) or "resolution" not in config:
         raise UserError(f"'{folder / 'config.json'}' lacks 'generator' or 'resolution'")
+    resolution = _positive_int(config, "resolution", None, folder)
     damsm = load_damsm(folder, device)
     generator = InpaintGenerator(_build(GeneratorConfig, config["generator"], folder,
                                         "generator"))
+    if resolution % generator.cfg.size_multiple:
+        raise UserError(f"'{folder / 'config.json'}' has resolution {resolution}, not a multiple "
+                        f"of {generator.cfg.size_multiple} as its generator needs; re-export "
+                        "the model")
     load_weights(generator, folder / "generator.safetensors")
     generator.to(device).eval().requires_grad_(False)
     return InpaintModel(generator, damsm, config, folder, flip_ensemble)

@@ -32,7 +32,8 @@ from PIL import Image
 from .data.text import tokenize
 from .errors import UserError
 from .images import Pixels, to_hole, to_pixels
-from .windows import Window, crop, paste_region, plan_windows
+from .windows import Window, crop, paste_region
+from .work import WorkLimits, plan_bounded
 
 if TYPE_CHECKING:  # imported lazily at run time (from_pretrained)
     from .model_folder import InpaintModel
@@ -98,13 +99,19 @@ class _Job:
 class InpaintPipeline:
     """Text-guided inpainting of images of any size with a textinpaint model folder."""
 
-    def __init__(self, model, batch_size: int = 8):
+    def __init__(self, model, batch_size: int = 8, limits: WorkLimits | None = None):
         """Wrap a loaded :class:`~textinpaint.model_folder.InpaintModel`.
 
-        ``batch_size`` bounds how many windows go through the network at once.
+        ``batch_size`` bounds how many windows go through the network at once; ``limits``
+        what one image may cost (see :mod:`textinpaint.work`; None: unbounded).
         """
         self.model = model
         self.batch_size = batch_size
+        self.limits = limits
+
+    def with_limits(self, limits: WorkLimits | None) -> InpaintPipeline:
+        """The same model (shared, not copied) under other work limits."""
+        return InpaintPipeline(self.model, self.batch_size, limits)
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, device: str | torch.device = "cpu",
@@ -178,8 +185,12 @@ class InpaintPipeline:
                 raise UserError(f"mask {i} is {h.shape[1]}×{h.shape[0]} but its image is "
                                 f"{p.size[0]}×{p.size[1]}; pass a mask of the image's size")
 
-        jobs = [self._job(i, p, h, w) for i, (p, h) in enumerate(zip(pixels, holes))
-                for w in plan_windows(h, self.resolution)]
+        # Every image is planned (and refused if too costly) before any window is cut out.
+        plans = [plan_bounded(h, self.resolution, self.limits,
+                              "the image" if n == 1 else f"image {i}")
+                 for i, h in enumerate(holes)]
+        jobs = [self._job(i, p, h, w) for i, (p, h, plan) in
+                enumerate(zip(pixels, holes, plans)) for w in plan]
         outputs = [p.rgb.copy() for p in pixels]
         maps = [{} for _ in range(n)]
         for start in range(0, len(jobs), self.batch_size):

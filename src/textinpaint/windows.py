@@ -15,6 +15,11 @@ back. This module only does the planning (pure numpy + OpenCV, no model):
   their union, repeated until all windows are disjoint. Far-apart holes therefore get their
   own windows (each at the best scale for its hole) and every hole pixel belongs to exactly
   one window, so pasting the fills back never has to blend two fills.
+* Bounds (for servers): ``max_side`` caps a window's side (never below its hole's extent:
+  a bigger hole is the caller's to refuse), and ``max_windows`` merges nearby holes when
+  there are more clusters than that: the hole mask is max-pooled by 2, 4, 8, ... until few
+  enough clusters remain, so a mask of thousands of specks costs a few windows, not
+  thousands, and planning stays linear in the pixels.
 """
 
 from __future__ import annotations
@@ -67,37 +72,68 @@ def _place(lo: int, hi: int, side: int, size: int) -> int:
 
 
 def window_for_box(box: tuple[int, int, int, int], width: int, height: int, min_side: int,
-                   margin: float = DEFAULT_MARGIN) -> Window:
-    """The square window for a hole bounding box (x0, y0, x1, y1) in a width×height image."""
+                   margin: float = DEFAULT_MARGIN, max_side: int | None = None) -> Window:
+    """The square window for a hole bounding box (x0, y0, x1, y1) in a width×height image;
+    its side is at most ``max_side`` unless the hole itself is longer."""
     x0, y0, x1, y1 = box
     extent = max(x1 - x0, y1 - y0)
     side = max(math.ceil(extent * (1 + 2 * margin)), min_side)
-    side = max(min(side, max(width, height)), extent, 1)
+    cap = max(width, height) if max_side is None else min(max(width, height), max_side)
+    side = max(min(side, cap), extent, 1)
     return Window(_place(x0, x1, side, width), _place(y0, y1, side, height), side)
 
 
 def hole_boxes(hole: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Bounding boxes (x0, y0, x1, y1) of the 8-connected components of a bool mask."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
-    boxes = []
-    for i in range(1, count):  # label 0 is the background
-        x, y, w, h = (int(v) for v in stats[i, :4])
-        boxes.append((x, y, x + w, y + h))
-    return boxes
+    return _boxes(_stats(hole), 1, hole.shape)
+
+
+def _stats(grid: np.ndarray) -> np.ndarray:
+    """OpenCV's per-component stats rows (x, y, w, h, area) of a bool grid, background out."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats(grid.astype(np.uint8), connectivity=8)
+    return stats[1:]
+
+
+def _boxes(stats: np.ndarray, scale: int, shape: tuple[int, int]):
+    """The components' boxes scaled from a pooled grid back to the image (clipped)."""
+    height, width = shape
+    return [(int(x) * scale, int(y) * scale, min(int(x + w) * scale, width),
+             min(int(y + h) * scale, height)) for x, y, w, h in stats[:, :4]]
+
+
+def _pool2(grid: np.ndarray) -> np.ndarray:
+    """2×2 max-pooling of a bool grid (an odd last row/column pools alone)."""
+    # Dilating with a 2×2 kernel anchored top-left puts each block's max at its corner;
+    # OpenCV does that an order of magnitude faster than numpy's reshape-and-any.
+    grown = cv2.dilate(grid.astype(np.uint8), np.ones((2, 2), np.uint8), anchor=(0, 0))
+    return grown[::2, ::2].astype(bool)
+
+
+def clustered_boxes(hole: np.ndarray, max_clusters: int | None = None):
+    """Hole component boxes; with ``max_clusters``, of the mask max-pooled by the smallest
+    power of two that leaves at most that many components (each box then covers its holes)."""
+    grid, scale = hole, 1
+    stats = _stats(grid)
+    while max_clusters is not None and len(stats) > max_clusters and min(grid.shape) > 1:
+        grid, scale = _pool2(grid), scale * 2
+        stats = _stats(grid)
+    return _boxes(stats, scale, hole.shape)
 
 
 def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]):
     return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
-def plan_windows(hole: np.ndarray, min_side: int, margin: float = DEFAULT_MARGIN) -> list[Window]:
+def plan_windows(hole: np.ndarray, min_side: int, margin: float = DEFAULT_MARGIN,
+                 max_windows: int | None = None, max_side: int | None = None) -> list[Window]:
     """Disjoint square windows that together contain every hole pixel of ``hole`` (H×W bool).
 
-    An empty mask gives no windows. See the module docstring for the strategy.
+    An empty mask gives no windows; ``max_windows`` merges nearby holes until at most that
+    many are left, ``max_side`` caps window sides (see the module docstring).
     """
     height, width = hole.shape
-    clusters = hole_boxes(hole)
-    windows = [window_for_box(b, width, height, min_side, margin) for b in clusters]
+    clusters = clustered_boxes(hole, max_windows)
+    windows = [window_for_box(b, width, height, min_side, margin, max_side) for b in clusters]
     merged = True
     while merged:  # each pass removes one cluster, so this ends
         merged = False
@@ -105,7 +141,8 @@ def plan_windows(hole: np.ndarray, min_side: int, margin: float = DEFAULT_MARGIN
             for j in range(i + 1, len(windows)):
                 if windows[i].overlaps(windows[j]):
                     clusters[i] = _union(clusters[i], clusters[j])
-                    windows[i] = window_for_box(clusters[i], width, height, min_side, margin)
+                    windows[i] = window_for_box(clusters[i], width, height, min_side, margin,
+                                                max_side)
                     del clusters[j], windows[j]
                     merged = True
                     break

@@ -71,8 +71,9 @@ def run_train(args) -> int:
         if args.resolution < 16:
             raise UserError(f"--resolution must be at least 16, got {args.resolution}")
         overrides.insert(0, f"data.resolution={args.resolution}")
-    if args.max_steps is not None and args.max_steps < 0:
-        raise UserError(f"--max-steps must be non-negative, got {args.max_steps}")
+    if args.max_steps is not None and args.max_steps <= 0:
+        # 0 would export untrained encoders as if they were a result
+        raise UserError(f"--max-steps must be at least 1, got {args.max_steps}")
     cfg = load_config(DamsmTrainConfig, path, overrides)
     train_damsm(args.dataset, args.out, cfg, max_steps=args.max_steps, resume=args.resume,
                 progress=not args.no_progress)

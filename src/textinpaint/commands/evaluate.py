@@ -61,13 +61,9 @@ def add_parser(subparsers) -> None:
 
 
 def _device(name: str) -> str:
-    import torch
+    from ..devices import check_device
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: no CUDA device is available; use --device cpu")
-    return name
+    return str(check_device(name))
 
 
 def _control_tasks(args) -> list:
@@ -100,6 +96,9 @@ def run(args) -> int:
 
         torch.set_num_threads(args.threads)
     device = _device(args.device)
+    from ..outputs import ensure_writable_dir
+
+    ensure_writable_dir(args.out, "--out folder")  # before any work: the report goes there
     models = []
     if args.model:  # imported only when needed: baselines alone need no network code
         from ..model_folder import load_model

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..argtypes import positive_float
 from ..errors import UserError
 
 
@@ -33,6 +34,9 @@ def add_parser(sub) -> None:
                    help="also write side-by-side comparisons (input with hole | result); "
                    "for a folder into OUTPUT/concat/")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--max-memory-mb", type=positive_float, default=4096,
+                   help="refuse an image whose fill would need more memory than this "
+                        "(estimated before it starts)")
     p.add_argument("--flip-ensemble", action="store_true",
                    help="fill each image and its mirror image and average the two fills: "
                         "twice the time, a little less error")
@@ -68,20 +72,28 @@ def _single(pipe, args) -> int:
         image, hole = load_pair(args.image, args.mask)
         compare = output.with_name(output.stem + "_concat.png")
         side_by_side(image, hole, open_image(output)).save(compare)
-    print(f"wrote {output}")
+    print(f"wrote {output}" + (" (replacing the existing file)" if report.replaced else ""))
     return 0
 
 
 def run(args) -> int:
     """Fill the image(s); exit 0 if anything was written."""
     from ..batch import plan_batch, run_batch
+    from ..outputs import ensure_writable_dir
     from ..pipeline import InpaintPipeline
     from ..shipped import resolve_model_dir
 
     if not args.image.exists():
         raise UserError(f"image '{args.image}' does not exist")
+    # Before the model loads: an output that cannot be written should cost no time.
+    single = args.image.is_file() and not args.output.is_dir()
+    ensure_writable_dir(args.output.parent if single else args.output)
+    from ..work import WorkLimits
+
     pipe = InpaintPipeline.from_pretrained(resolve_model_dir(args.model), device=args.device,
-                                           flip_ensemble=args.flip_ensemble)
+                                           flip_ensemble=args.flip_ensemble,
+                                           limits=WorkLimits(max_memory_mb=args.max_memory_mb,
+                                                             memory_hint="--max-memory-mb"))
     if args.image.is_file():
         return _single(pipe, args)
     items, skipped = plan_batch(args.image, args.mask, args.output, args.captions, args.text,

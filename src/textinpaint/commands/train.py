@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..config import load_config
+from ..errors import UserError
 from ..presets import preset_path
 
 
@@ -36,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
 
     path = args.config or preset_path("inpaint", args.preset)
     overrides = list(args.overrides)
-    if args.resolution:
+    if args.max_steps is not None and args.max_steps <= 0:
+        # 0 would export an untrained model as if it were a result
+        raise UserError(f"--max-steps must be at least 1, got {args.max_steps}")
+    if args.resolution is not None:  # 0 too: the config check refuses it by name
         overrides.append(f"resolution={args.resolution}")
     if args.masks:
         overrides.append(f"train.masks={args.masks}")

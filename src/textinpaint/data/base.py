@@ -70,6 +70,9 @@ def open_rgb(path: Path) -> Image.Image:
             return img.convert("RGB")
     except FileNotFoundError:
         raise UserError(f"image file '{path}' does not exist") from None
+    except Image.DecompressionBombError as exc:  # not an OSError: it would escape as a traceback
+        raise UserError(f"image '{path}' is too large to decode safely ({exc}); downscale or "
+                        "remove the file") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise UserError(f"cannot read image '{path}' ({exc}); replace or remove the file") from None
 

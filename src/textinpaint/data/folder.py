@@ -49,6 +49,10 @@ def _jsonl_entries(root: Path) -> list[tuple[str, list[str], str, str | None]]:
         if not isinstance(item, dict) or not isinstance(item.get("image"), str):
             raise UserError(f'{where} needs an "image" field with the image path')
         key = Path(item["image"]).as_posix()
+        if Path(key).is_absolute() or ".." in Path(key).parts or "\\" in key:
+            # a caption table must not read files from outside the dataset it describes
+            raise UserError(f'{where}: "image" is {key!r}, which leaves the dataset folder; '
+                            f"give a path relative to '{root}' without '..'")
         captions = item.get("captions", item.get("caption"))
         if isinstance(captions, str):
             captions = [captions]

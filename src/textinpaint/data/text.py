@@ -79,12 +79,25 @@ class Vocabulary:
         """Read a vocabulary written by :meth:`save`."""
         path = Path(path)
         try:
-            itos = json.loads(path.read_text())["itos"]
+            itos = json.loads(path.read_bytes().decode("utf-8"))["itos"]
         except FileNotFoundError:
             raise UserError(f"vocabulary file '{path}' does not exist") from None
-        except (json.JSONDecodeError, KeyError, TypeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, KeyError, TypeError):
             raise UserError(
                 f"'{path}' is not a textinpaint vocabulary (JSON with 'itos')") from None
+        if not isinstance(itos, list):
+            raise UserError(f"'itos' in '{path}' must be a list of words, not a "
+                            f"{type(itos).__name__}")
+        bad = [w for w in itos if not isinstance(w, str)]
+        if bad:
+            raise UserError(f"'{path}' holds the non-word {bad[0]!r}; every entry of 'itos' "
+                            "must be a string")
         if itos[:2] != [PAD, UNK]:
             raise UserError(f"'{path}' must start with '{PAD}' and '{UNK}'")
+        seen: set[str] = set()
+        for word in itos:
+            if word in seen:
+                raise UserError(f"'{path}' lists the word {word!r} twice; every word must be "
+                                "unique (the ids would be ambiguous)")
+            seen.add(word)
         return cls(itos[2:])

@@ -17,11 +17,19 @@ Routes:
 
 Every refused request gets a 4xx and ``{"error": "..."}``; the server keeps serving. The
 network runs in a worker thread behind a lock, so concurrent requests queue up safely.
+
+Bounded cost: decoding, checking and planning run in worker threads (the event loop only
+moves bytes, so ``/healthz`` answers while big images are prepared); each request reserves
+its worst-case memory from a server-wide budget before decoding (:mod:`.budget`); the fill's
+windows are bounded (:mod:`textinpaint.work`, 413 beyond); a request that cannot get memory
+or the network within ``queue_seconds`` gets 503 with ``Retry-After``. Host and Origin are
+checked by :mod:`.guard` when ``allowed_hosts`` is given.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import logging
 import threading
@@ -40,7 +48,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import UserError
 from ..pipeline import InpaintPipeline
-from .inputs import ApiError, InpaintInputs, Limits, parse_inpaint_request
+from ..work import MB, WorkLimits, plan_bounded, worst_case_bytes
+from .budget import MemoryBudget
+from .guard import HostOriginGuard
+from .inputs import ApiError, InpaintInputs, Limits, image_size, prepare_inputs, read_fields
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -84,35 +95,67 @@ def _model_info(pipe: InpaintPipeline, limits: Limits) -> dict:
             "parameters": _parameter_count(model), "flip_ensemble": model.flip_ensemble,
             "examples": [str(e) for e in examples][:20],
             "limits": {"max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels,
-                       "max_text_chars": limits.max_text_chars},
+                       "max_text_chars": limits.max_text_chars,
+                       "max_windows": limits.work.max_windows,
+                       "max_window_side": limits.work.max_window_side,
+                       "max_aspect": limits.work.max_aspect},
             "version": __version__}
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+# The work one request may cause by default: a 4096-pixel window is the largest a 4096²
+# image needs; 64 windows are 8 batches of the network (1,849 specks, one window each, took
+# 30 s on a CPU: 64 would take about 1 s by proportion).
+DEFAULT_WORK = WorkLimits(max_window_side=4096, max_windows=64, max_aspect=32)
+BUSY = {"Retry-After": "5"}
+
+
+def _busy(what: str, seconds: float) -> ApiError:
+    return ApiError(503, f"the server is busy ({what} for {seconds:g} s); retry in a few "
+                         "seconds", BUSY)
 
 
 def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                flip_ensemble: bool = False, max_bytes: int = 10 * 2**20,
-               max_pixels: int = 4096 * 4096, max_text_chars: int = 300) -> FastAPI:
+               max_pixels: int = 4096 * 4096, max_text_chars: int = 300,
+               work: WorkLimits = DEFAULT_WORK, max_memory_mb: float = 1200,
+               queue_seconds: float = 30, body_seconds: float = 60,
+               allowed_hosts: list[str] | None = None,
+               allowed_origins: list[str] = ()) -> FastAPI:
     """The app serving ``pipeline`` (or the model folder at that path, loaded on ``device``,
     flip-ensembled with ``flip_ensemble``).
 
     ``max_bytes`` limits each uploaded file, ``max_pixels`` each image, ``max_text_chars``
-    the caption (captions with more words than the model reads are refused too).
+    the caption (captions with more words than the model reads are refused too); ``work``
+    the fill of one image; ``max_memory_mb`` the estimated memory of all requests in flight
+    together (one request alone: 413 beyond it); ``queue_seconds`` how long a request waits
+    for memory or the network before a 503; ``body_seconds`` how long its body may take to
+    arrive (408). ``allowed_hosts`` (None: no check) and ``allowed_origins``: see
+    :class:`~textinpaint.server.guard.HostOriginGuard`.
     """
     pipe = pipeline if isinstance(pipeline, InpaintPipeline) else \
         InpaintPipeline.from_pretrained(pipeline, device=device, flip_ensemble=flip_ensemble)
+    for name, value in (("max_bytes", max_bytes), ("max_pixels", max_pixels),
+                        ("max_text_chars", max_text_chars), ("max_memory_mb", max_memory_mb)):
+        if value <= 0:  # a negative limit would refuse every request with a nonsense number
+            raise UserError(f"{name} must be greater than 0, got {value}")
+    work = dataclasses.replace(work, max_memory_mb=max_memory_mb)
+    pipe = pipe.with_limits(work)  # the network plans exactly what was checked
     limits = Limits(max_bytes, max_pixels, max_text_chars,
-                    pipe.model.max_len if pipe.model.uses_text else None)
+                    pipe.model.max_len if pipe.model.uses_text else None, work, body_seconds)
+    budget = MemoryBudget(int(max_memory_mb * MB))
     lock = threading.Lock()
     info = _model_info(pipe, limits)
     app = FastAPI(title="textinpaint", version=__version__,
                   description="Text-guided image inpainting: API and web painter.")
+    app.state.budget, app.state.lock = budget, lock  # for monitoring and tests
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return _error(exc.status, exc.message)
+        return _error(exc.status, exc.message, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
@@ -128,7 +171,10 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
         return _error(500, f"internal error ({type(exc).__name__}); see the server log")
 
     def infer(inputs: InpaintInputs) -> dict:
-        with lock:  # one forward pass at a time: torch threads are shared anyway
+        # one forward pass at a time: torch threads are shared anyway
+        if not lock.acquire(timeout=queue_seconds):
+            raise _busy("every request waits for the one being filled", queue_seconds)
+        try:
             start = time.perf_counter()
             try:
                 out = pipe(prompt=inputs.text, image=inputs.image, mask_image=inputs.hole,
@@ -137,6 +183,8 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
             except UserError as exc:  # e.g. an image mode the pipeline cannot convert
                 raise ApiError(400, str(exc)) from None
             elapsed = (time.perf_counter() - start) * 1000
+        finally:
+            lock.release()
         result = out.images[0]
         ran = pipe.model_for(inputs.flip_ensemble)  # the name says what ran: NAME or NAME+flip
         answer = {"image": png_b64(result), "model": ran.name, "time_ms": round(elapsed, 1),
@@ -163,8 +211,41 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                       "flip_ensemble": {"type": "boolean"}},
                       "required": ["image", "mask", "text"]}}}}})
     async def inpaint(request: Request):
-        inputs = await parse_inpaint_request(request, limits)
-        return await run_in_threadpool(infer, inputs)
+        # The body and its parsed copy count against the budget while they are held.
+        declared = request.headers.get("content-length", "")
+        held = 2 * min(int(declared) if declared.isdigit() else limits.max_body,
+                       limits.max_body)
+        await run_in_threadpool(reserve, held)
+        try:
+            fields = await read_fields(request, limits)
+            return await run_in_threadpool(handle, fields, held)
+        finally:
+            budget.release(held)
+
+    def reserve(amount: int) -> None:
+        if not budget.acquire(amount, queue_seconds):
+            raise _busy("waiting for memory", queue_seconds)
+
+    def handle(fields: dict, held: int) -> dict:
+        """Decode, check and fill one request's fields, in a worker thread."""
+        width, height = image_size(fields, limits)
+        need = worst_case_bytes(width, height, work)
+        if need > budget.total:
+            raise ApiError(413, f"an image of {width}×{height} pixels may need about "
+                                f"{need / MB:.0f} MB; the server allows {budget.total / MB:.0f}"
+                                " MB: downscale it")
+        need = max(min(need, budget.total - held), 0)  # the body is counted already
+        reserve(need)
+        try:
+            inputs = prepare_inputs(fields, limits)
+            del fields  # the decoded pixels replace the file bytes
+            try:  # planned here, outside the lock: a refusal costs no one else any time
+                plan_bounded(inputs.hole, pipe.resolution, work)
+            except UserError as exc:
+                raise ApiError(413, str(exc)) from None
+            return infer(inputs)
+        finally:
+            budget.release(need)
 
     @app.get("/api/v1/model", summary="The loaded model and the request limits")
     async def model_info():
@@ -179,4 +260,7 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
         return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": PAGE_CSP})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if allowed_hosts is not None or allowed_origins:
+        app.add_middleware(HostOriginGuard, allowed_hosts=allowed_hosts,
+                           allowed_origins=list(allowed_origins))
     return app

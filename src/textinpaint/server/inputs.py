@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import anyio
 import numpy as np
 from PIL import Image
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from ..data.text import tokenize
 from ..errors import UserError
 from ..images import ImageTooLarge, open_image, to_hole
+from ..work import WorkLimits, check_shape
 
+ORIENTATION = 0x0112  # the EXIF tag open_image turns images upright by
 TRUE = {"true", "1", "yes", "on"}
 FALSE = {"false", "0", "no", "off", ""}
 
@@ -27,21 +32,26 @@ FALSE = {"false", "0", "no", "off", ""}
 class ApiError(Exception):
     """A request the server refuses: HTTP ``status`` and a message for the client."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
 @dataclass
 class Limits:
     """What one request may carry. ``max_bytes`` applies to each file, ``max_pixels`` to each
-    image, ``max_text_chars`` to the caption; ``max_words`` is the model's caption length."""
+    image, ``max_text_chars`` to the caption; ``max_words`` is the model's caption length;
+    ``work`` bounds the fill itself (see :mod:`textinpaint.work`); ``body_seconds`` is how
+    long the body may take to arrive (a slow client holds a connection no longer)."""
 
     max_bytes: int = 10 * 2**20
     max_pixels: int = 4096 * 4096
     max_text_chars: int = 300
     max_words: int | None = None
+    work: WorkLimits = field(default_factory=WorkLimits)
+    body_seconds: float = 60.0
 
     @property
     def max_body(self) -> int:
@@ -61,19 +71,25 @@ class InpaintInputs:
     flip_ensemble: bool | None = None
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) as soon as it grows past ``limit`` bytes."""
+async def read_body(request: Request, limit: int, seconds: float | None = None) -> bytes:
+    """The request body, refusing (413) as soon as it grows past ``limit`` bytes and (408)
+    if it has not all arrived after ``seconds``."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body is {int(declared)} bytes, more than the limit of "
                             f"{limit} bytes; send smaller images")
     chunks, total = [], 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise ApiError(413, f"request body is larger than the limit of {limit} bytes; "
-                                "send smaller images")
-        chunks.append(chunk)
+    try:
+        with anyio.fail_after(seconds):
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > limit:
+                    raise ApiError(413, f"request body is larger than the limit of {limit} "
+                                        "bytes; send smaller images")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(408, f"the request body took longer than {seconds:g} s to arrive; "
+                            "send it faster or send smaller images") from None
     return b"".join(chunks)
 
 
@@ -130,6 +146,9 @@ def _fields_from_json(body: bytes) -> dict:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ApiError(400, "the request body is not valid JSON") from None
+    except RecursionError:  # e.g. 100,000 nested brackets
+        raise ApiError(400, "the JSON body is nested too deeply; send a flat object with "
+                            "image, mask and text") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the JSON body must be an object with image, mask and text")
     fields = {k: data[k] for k in OPTION_FIELDS if k in data}
@@ -166,20 +185,60 @@ def _check_text(text, limits: Limits) -> str:
     return text
 
 
-async def parse_inpaint_request(request: Request, limits: Limits) -> InpaintInputs:
-    """Read, decode and check an inpainting request (see :mod:`textinpaint.server.app`)."""
+async def read_fields(request: Request, limits: Limits) -> dict:
+    """The request's fields (files as bytes), read under the size and time limits; nothing
+    is decoded yet. JSON is parsed in a worker thread: a large body would stall the loop."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ("multipart/form-data", "application/json"):
         raise ApiError(415, "send multipart/form-data (files image, mask; field text) or "
                             "application/json (base64 image, mask; text)")
-    body = await read_body(request, limits.max_body)
+    body = await read_body(request, limits.max_body, limits.body_seconds)
     if kind == "application/json":
-        fields = _fields_from_json(body)
+        fields = await run_in_threadpool(_fields_from_json, body)
     else:
         fields = await _fields_from_multipart(request, body)
     for key in ("image", "mask"):
         if key not in fields:
             raise ApiError(400, f"missing field '{key}'")
+    return fields
+
+
+def image_size(fields: dict, limits: Limits) -> tuple[int, int]:
+    """(width, height) of the image from its file header alone, after the checks that need
+    no decoding: file sizes, pixel count, mask size, shape (see :mod:`textinpaint.work`)."""
+    sizes = []
+    for name in ("image", "mask"):
+        data = fields[name]
+        if len(data) > limits.max_bytes:
+            raise ApiError(413, f"the {name} file is {len(data)} bytes, more than the limit "
+                                f"of {limits.max_bytes} bytes")
+        if not data:
+            raise ApiError(400, f"the {name} file is empty")
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                size = im.size
+                if im.getexif().get(ORIENTATION) in (5, 6, 7, 8):  # turned upright: w <-> h
+                    size = size[::-1]
+                sizes.append(size)
+        except Exception:  # unreadable: decoding says so in its own words
+            _decode(data, name, limits)
+            raise
+    (width, height), mask = sizes
+    if width * height > limits.max_pixels:
+        raise ApiError(413, f"the image file has {width}×{height} pixels, more than the limit "
+                            f"of {limits.max_pixels} pixels; downscale it first")
+    if mask != (width, height):
+        raise ApiError(400, f"the mask is {mask[0]}×{mask[1]} but the image is "
+                            f"{width}×{height}; send a mask of the image's size")
+    try:
+        check_shape(width, height, limits.work, "the image")
+    except UserError as exc:
+        raise ApiError(413, str(exc)) from None
+    return width, height
+
+
+def prepare_inputs(fields: dict, limits: Limits) -> InpaintInputs:
+    """Check the fields and decode the files (CPU work: call it from a worker thread)."""
     text = fields.get("text", fields.get("prompt"))
     if text is None:
         raise ApiError(400, "missing field 'text' (send an empty string for no caption)")
@@ -197,3 +256,10 @@ async def parse_inpaint_request(request: Request, limits: Limits) -> InpaintInpu
         raise ApiError(400, "the mask has no white (hole) pixels; paint the region to fill "
                             "in white")
     return InpaintInputs(image, hole, text, return_attention, flip_ensemble)
+
+
+async def parse_inpaint_request(request: Request, limits: Limits) -> InpaintInputs:
+    """Read, decode and check an inpainting request (see :mod:`textinpaint.server.app`)."""
+    fields = await read_fields(request, limits)
+    image_size(fields, limits)
+    return await run_in_threadpool(prepare_inputs, fields, limits)

@@ -75,15 +75,24 @@ def save_checkpoint(run_dir: str | Path, state: dict[str, Any], step: int,
     """Atomically write ``state`` as checkpoint ``step``, point ``latest`` at it, and delete
     all but the newest ``keep_last`` checkpoints (0 keeps all). Returns the file's path."""
     folder = _checkpoint_dir(run_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"checkpoint-{int(step):08d}.pt"
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    pointer = folder / LATEST
-    tmp = pointer.with_name(LATEST + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"step": int(step), "file": path.name}))
-    os.replace(tmp, pointer)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+        pointer = folder / LATEST
+        tmp = pointer.with_name(LATEST + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"step": int(step), "file": path.name}))
+        os.replace(tmp, pointer)
+    except (OSError, RuntimeError) as exc:  # torch.save reports a failed write as RuntimeError
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:120]
+        raise UserError(f"cannot write checkpoint '{path}' ({reason}); free disk space or make "
+                        f"'{folder}' writable, then --resume") from None
     if keep_last > 0:
         for _, old in list_checkpoints(run_dir)[:-keep_last]:
             if old != path:
@@ -104,6 +113,33 @@ def find_latest(run_dir: str | Path) -> Path | None:
     return found[-1][1] if found else None
 
 
+def load_newest(run_dir: str | Path, map_location: str | torch.device = "cpu"
+                ) -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint of the run that loads, as (path, state); None if there is none.
+
+    A checkpoint that does not load (truncated by a full disk, corrupted) is skipped with a
+    warning naming it and why, and the next older one is tried; if none loads, the newest
+    one's error is raised.
+    """
+    newest = find_latest(run_dir)
+    if newest is None:
+        return None
+    older = [p for _, p in reversed(list_checkpoints(run_dir)) if p != newest]
+    first_error = None
+    for path in [newest, *older]:
+        try:
+            state = load_checkpoint(path, map_location)
+        except UserError as exc:
+            first_error = first_error or exc
+            log.warning("skipping checkpoint '%s': %s", path, exc)
+            continue
+        if path != newest:
+            log.warning("resuming from the older checkpoint '%s'", path)
+        return path, state
+    raise UserError(f"no checkpoint in '{_checkpoint_dir(run_dir)}' loads; the newest: "
+                    f"{first_error}")
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
     try:
@@ -114,3 +150,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise UserError(f"cannot load checkpoint '{path}' ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0] if str(exc) else ''}); delete it to resume "
                         "from an older one") from None
+
+
+def diverged_note(run_dir: str | Path) -> str:
+    """What a stopped run still has: its newest checkpoint, or that none was written yet."""
+    last = find_latest(run_dir)
+    return f"the last good checkpoint is '{last}'" if last else "no checkpoint was written yet"

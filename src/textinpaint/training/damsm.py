@@ -33,7 +33,7 @@ from accelerate.utils import broadcast, gather_object
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..config import save_yaml, to_dict
+from ..config import check_ranges, save_yaml, to_dict
 from ..data import build_dataset, collate, parse_dataset_spec, train_captions
 from ..data.shapes import true_captions
 from ..data.text import DEFAULT_MAX_LEN, Vocabulary
@@ -42,10 +42,11 @@ from ..losses.damsm import GAMMA1_DEFAULT, GAMMA2, GAMMA3, sentence_loss, words_
 from ..model_folder import Damsm, save_damsm
 from ..nn.image_encoder import ImageEncoder, ImageEncoderConfig
 from ..nn.text_encoder import TextEncoder, TextEncoderConfig
+from ..outputs import ensure_writable_dir
 from .checkpoint import (
-    find_latest,
+    diverged_note,
     list_checkpoints,
-    load_checkpoint,
+    load_newest,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -67,6 +68,9 @@ class DamsmDataConfig:
     length: int | None = None  # shapes only: scenes per split (default 20,000 train)
     crop: bool = True  # CUB's bird-centred crop
     cache: bool = True  # cache resized images on disk
+
+    def __post_init__(self):
+        check_ranges(self, "data.", positive=("resolution", "max_len", "min_word_count"))
 
 
 @dataclass
@@ -121,6 +125,13 @@ class DamsmTrainLoop:
     seed: int = 0
     eval_limit: int = 1000  # test pairs for the R-precision at export; 0 = skip it
     tensorboard: bool = True
+
+    def __post_init__(self):
+        check_ranges(self, "train.", positive=("batch_size", "max_steps", "checkpoint_every",
+                                               "log_every"),
+                     non_negative=("lr", "lr_decay", "lr_min_factor", "lr_decay_start",
+                                   "warmup_steps", "grad_clip", "max_minutes", "keep_last",
+                                   "num_workers", "threads", "eval_limit"))
 
 
 @dataclass
@@ -276,7 +287,10 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
     acc = Accelerator(cpu=not torch.cuda.is_available())
     rank, world, main = acc.process_index, acc.num_processes, acc.is_main_process
     device = acc.device
-    ckpt_path = find_latest(run_dir) if resume else None
+    if max_steps is not None and max_steps <= 0:
+        raise UserError(f"max_steps (--max-steps) must be at least 1, got {max_steps}")
+    found = load_newest(run_dir) if resume else None
+    ckpt_path, state = found if found else (None, None)
     if not resume and list_checkpoints(run_dir):
         raise UserError(f"'{run_dir}' already holds a training run; pass --resume to continue "
                         "it or choose another --out")
@@ -288,7 +302,8 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
     torch.manual_seed(t.seed + rank)
     np.random.seed((t.seed + rank) % 2**32)
 
-    state = load_checkpoint(ckpt_path) if ckpt_path else None
+    if state is None and main:
+        ensure_writable_dir(run_dir, "run folder")
     if state is not None:
         _check_resume(state, cfg, dataset_spec, run_dir, world)
         vocab = Vocabulary(state["vocab"][2:])
@@ -437,8 +452,7 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
 
 
 def _diverged_message(what: str, step: int, run_dir: Path) -> str:
-    last = find_latest(run_dir)
-    keep = f"the last good checkpoint is '{last}'" if last else "no checkpoint was written yet"
+    keep = diverged_note(run_dir)
     return (f"the DAMSM {what} became non-finite at step {step + 1}; the run stopped before "
             f"that step and {keep}; lower train.lr or train.grad_clip and resume or restart")
 

@@ -47,8 +47,17 @@ from ..model_folder import Damsm, load_damsm, save_model, write_json
 from ..nn.conditioning import kl_loss
 from ..nn.discriminator import PatchDiscriminator
 from ..nn.generator import InpaintGenerator, count_parameters
+from ..outputs import ensure_writable_dir
 from ..visualize import caption_grid
-from .checkpoint import find_latest, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (
+    diverged_note,
+    find_latest,
+    load_checkpoint,
+    load_newest,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from .distributed import main_process_value
 from .inpaint_config import InpaintConfig
 from .logger import MetricsLogger
@@ -71,7 +80,7 @@ def hardware() -> str:
 
 
 class TrainingDiverged(UserError):
-    """A loss became non-finite; the run stopped and the last good checkpoint is intact."""
+    """A loss became non-finite; the run stopped and its checkpoints are intact."""
 
 
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
@@ -241,9 +250,9 @@ class InpaintTrainer:
         if not (torch.isfinite(g_loss) and torch.isfinite(d_loss)):
             bad = [k for k, v in {**terms, "d": d_loss}.items() if not torch.isfinite(v)]
             raise TrainingDiverged(
-                f"loss became non-finite at step {self.step + 1} ({', '.join(bad)}); the last "
-                f"good checkpoint in '{self.run_dir}' is intact: lower train.lr_g/lr_d or "
-                "raise train.grad_clip and --resume")
+                f"loss became non-finite at step {self.step + 1} ({', '.join(bad)}); "
+                f"{diverged_note(self.run_dir)}: lower train.lr_g/lr_d or lower "
+                "train.grad_clip, then --resume or start again")
         self.opt_g.zero_grad(set_to_none=True)
         self.acc.backward(g_loss)
         if t.grad_clip > 0:
@@ -277,11 +286,12 @@ class InpaintTrainer:
         set_rng_state(state["rng"])
 
     def resume(self) -> bool:
-        """Continue from the run's latest checkpoint; False if there is none."""
-        path = find_latest(self.run_dir)
-        if path is None:
+        """Continue from the run's newest checkpoint that loads; False if there is none."""
+        found = load_newest(self.run_dir)
+        if found is None:
             return False
-        self.load_state_dict(load_checkpoint(path))
+        path, state = found
+        self.load_state_dict(state)
         log.info("resumed from %s at step %d", path, self.step)
         return True
 
@@ -422,6 +432,9 @@ def train_inpaint(cfg: InpaintConfig, dataset_spec: str, damsm_dir: str | Path,
     whole state (networks, optimisers, EMA, step, images seen, training time) a new run
     continues under ``cfg``, e.g. a second phase with other masks or losses.
     """
+    if max_steps is not None and max_steps <= 0:
+        raise UserError(f"max_steps (--max-steps) must be at least 1, got {max_steps}")
+    ensure_writable_dir(run_dir, "run folder")
     trainer = InpaintTrainer(cfg, dataset_spec, damsm_dir, run_dir, preset)
     if not resume and find_latest(run_dir) is not None:
         raise UserError(f"'{run_dir}' already holds a run: pass --resume to continue it, or "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..config import check_ranges
 from ..nn.discriminator import DiscriminatorConfig
 from ..nn.generator import GeneratorConfig
 
@@ -73,6 +74,13 @@ class TrainConfig:
     keep_last: int = 3
     shapes_length: int = 20000  # scenes per epoch when training on ``shapes``
 
+    def __post_init__(self):
+        check_ranges(self, "train.", positive=("batch_size", "max_steps", "log_every",
+                                               "shapes_length"),
+                     non_negative=("lr_g", "lr_d", "max_minutes", "grad_clip", "ema_decay",
+                                   "sample_every", "checkpoint_every", "keep_last",
+                                   "num_workers", "lr_decay_start"))
+
 
 @dataclass
 class InpaintConfig:
@@ -83,3 +91,6 @@ class InpaintConfig:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        check_ranges(self, "", positive=("resolution",))
