@@ -278,3 +278,19 @@ def test_a_training_step_never_loads_the_evaluation_encoder(tiny_model_dir, tmp_
     assert proc.returncode == 0, proc.stderr[-2000:]
     line = next(s for s in proc.stdout.splitlines() if s.startswith("LOADED"))
     assert "encoder" not in line and "realism" not in line, line
+
+
+def test_sample_spreads_the_evaluation_over_the_split(tmp_path):
+    from textinpaint.evaluation.evalset import build_eval_set
+
+    full = build_eval_set("shapes", "test", "object", 32, limit=12, progress=False)
+    some = build_eval_set("shapes", "test", "object", 32, limit=12, progress=False, sample=4)
+    assert some.n == 4 and [some.dataset[k]["index"] for k in range(4)] == [0, 1, 2, 3]
+    # positions 0, 4, 7, 11 of the full set: the same captions, in order
+    assert some.captions == [full.captions[i] for i in (0, 4, 7, 11)]
+    assert all(j is None or 0 <= j < 4 for j in some.mismatch)
+    assert main(["evaluate", "--no-progress", "--dataset", "shapes", "--limit", "12",
+                 "--sample", "4", "--resolution", "32", "--eval-encoder", "none",
+                 "--out", str(tmp_path / "o")]) == 0
+    data = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert data["n"] == 4 and data["results"]["ns"]["control"]["object"]["n"] == 4

@@ -28,6 +28,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--baselines", default=None,
                    help="comma list of telea, ns, mean, pyramid, or none (default telea,ns,mean)")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N images only")
+    p.add_argument("--sample", type=int, default=None, metavar="N",
+                   help="evaluate N images spread evenly over the split (every class of a "
+                        "class-sorted split, at a fraction of the cost)")
     p.add_argument("--seed", type=int, default=0, help="fixes masks and caption choices")
     p.add_argument("--resolution", type=int, default=None,
                    help="image side in px (default: the models' resolution, else 128)")
@@ -134,7 +137,7 @@ def run(args) -> int:
         damsm = load_damsm(args.damsm, device)
     result = evaluate(
         baselines + models, args.dataset, split=args.split, masks=args.masks, out_dir=args.out,
-        resolution=args.resolution, limit=args.limit, seed=args.seed,
+        resolution=args.resolution, limit=args.limit, sample=args.sample, seed=args.seed,
         batch_size=args.batch_size, damsm=damsm,
         damsm_label=str(args.damsm) if args.damsm else None, fid_weights=args.fid_weights,
         control_tasks=tasks, eval_encoder=encoder,

@@ -88,10 +88,10 @@ class TaskState:
 
 def run_task(runners: dict, task: control.ControlTask, dataset_spec: str, split: str,
              resolution: int, seed: int, limit: int | None, batch_size: int,
-             grid_rows: int, progress: bool) -> TaskState:
+             grid_rows: int, progress: bool, sample: int | None = None) -> TaskState:
     """Fill every image of the split once per palette caption with every method."""
     evalset = build_eval_set(dataset_spec, split, task.masks, resolution, seed, limit,
-                             progress)
+                             progress, sample)
     dirs = control.directions(task.palette)
     state = TaskState(task)
     shown = set(np.linspace(0, evalset.n - 1, min(grid_rows, evalset.n)).round().astype(int)

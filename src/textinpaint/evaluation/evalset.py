@@ -51,6 +51,17 @@ class EvalSet:
         return None if j is None else self.targets[j]
 
 
+class _Positions(Subset):
+    """A subset whose items say their position in it as ``index`` (0..n-1), the key every
+    list of the evaluation set is indexed by, also when ``--sample`` skips items."""
+
+    def __getitem__(self, position: int) -> dict:
+        return {**self.dataset[self.indices[position]], "index": position}
+
+    def __getitems__(self, positions: list[int]) -> list[dict]:
+        return [self[p] for p in positions]
+
+
 def mismatch_indices(captions: list[str], seed: int, colours: list | None = None
                      ) -> list[int | None]:
     """For each item, the index of another item with a different caption (see module doc)."""
@@ -73,8 +84,13 @@ def mismatch_indices(captions: list[str], seed: int, colours: list | None = None
 
 
 def build_eval_set(spec: str, split: str, masks: str, resolution: int, seed: int = 0,
-                   limit: int | None = None, progress: bool = True) -> EvalSet:
-    """Build the evaluation set and read every item's caption (and shapes target) once."""
+                   limit: int | None = None, progress: bool = True,
+                   sample: int | None = None) -> EvalSet:
+    """Build the evaluation set and read every item's caption (and shapes target) once.
+
+    ``sample`` keeps N items spread evenly over the (first ``limit``) items, so a cheaper
+    evaluation still covers every class of a split sorted by class.
+    """
     if limit is not None and limit < 1:
         raise UserError(f"--limit must be at least 1, got {limit}")
     name, _ = parse_dataset_spec(spec)
@@ -87,7 +103,12 @@ def build_eval_set(spec: str, split: str, masks: str, resolution: int, seed: int
     n = len(dataset) if limit is None else min(limit, len(dataset))
     if n == 0:
         raise UserError(f"dataset '{spec}' has no images in its {split} split")
-    subset = Subset(dataset, range(n))
+    if sample is not None and sample < 1:
+        raise UserError(f"--sample must be at least 1, got {sample}")
+    keep = range(n) if sample is None or sample >= n else sorted(
+        set(np.linspace(0, n - 1, sample).round().astype(int).tolist()))
+    subset = _Positions(dataset, list(keep))
+    n = len(subset)
     captions, targets = [], []
     for i in tqdm(range(n), desc="reading captions", leave=False, disable=not progress):
         item = subset[i]

@@ -62,6 +62,8 @@ def protocol(settings: dict, bucket_kinds: set[str], runners: dict) -> dict:
         "buckets": buckets,
         "baselines": {n: r.description for n, r in runners.items() if isinstance(r, Baseline)},
         "limit": settings.get("limit"),
+        "sample": (None if not settings.get("sample") else
+                   f"{settings['sample']} images spread evenly over the split (--sample)"),
         "fid": (FID_SKIPPED if not settings.get("fid_weights") else
                 f"torchmetrics FID and KID (100 subsets of min(1000, n)) on 2048-d Inception "
                 f"pool features, weights from '{settings['fid_weights']}', real = ground truth"),

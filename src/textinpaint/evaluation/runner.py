@@ -136,6 +136,7 @@ def evaluate(
     *,
     resolution: int = 128,
     limit: int | None = None,
+    sample: int | None = None,
     seed: int = 0,
     batch_size: int = 32,
     damsm=None,
@@ -158,6 +159,7 @@ def evaluate(
         out_dir: where the outputs go (see :mod:`.report`); None writes nothing.
         resolution: square image side in pixels; every model must have been trained at it.
         limit: evaluate only the first ``limit`` items.
+        sample: evaluate N items spread evenly over the split (after ``limit``).
         seed: fixes masks, caption choices and mismatched captions.
         batch_size: images per forward pass.
         damsm: a :class:`~textinpaint.model_folder.Damsm` that judges R-precision for every
@@ -183,7 +185,8 @@ def evaluate(
             raise UserError(f"model '{name}' was trained at {res} px but the evaluation runs "
                             f"at {resolution} px; pass --resolution {res}")
     inception = InceptionFeatures(fid_weights) if fid_weights else None
-    evalset = build_eval_set(dataset_spec, split, masks, resolution, seed, limit, progress)
+    evalset = build_eval_set(dataset_spec, split, masks, resolution, seed, limit, progress,
+                             sample)
     runners = {}
     for name, m in zip(names, methods):
         if isinstance(m, Baseline):
@@ -193,10 +196,11 @@ def evaluate(
             runners[name] = _Model(m, judge)
     state = _run(runners, evalset, batch_size, inception, eval_encoder, grid_rows, progress)
     state["control"] = [run_task(runners, task, dataset_spec, split, resolution, seed, limit,
-                                 batch_size, grid_rows, progress) for task in control_tasks]
+                                 batch_size, grid_rows, progress, sample)
+                        for task in control_tasks]
     result = _summarize(state, runners, evalset, dict(
         dataset=dataset_spec, split=split, masks=masks, resolution=resolution, seed=seed,
-        limit=limit, batch_size=batch_size, damsm=damsm_label,
+        limit=limit, sample=sample, batch_size=batch_size, damsm=damsm_label,
         fid_weights=str(fid_weights) if fid_weights else None,
         eval_encoder=str(eval_encoder.folder) if eval_encoder else None), seed)
     if out_dir is not None:
