@@ -294,3 +294,15 @@ def test_sample_spreads_the_evaluation_over_the_split(tmp_path):
                  "--out", str(tmp_path / "o")]) == 0
     data = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert data["n"] == 4 and data["results"]["ns"]["control"]["object"]["n"] == 4
+
+
+def test_evaluate_uses_the_shipped_evaluation_encoder_by_default(tmp_path):
+    from textinpaint.evaluation.encoder import shipped_folder
+
+    if not (shipped_folder() / "config.json").is_file():
+        pytest.skip("models/eval-encoder is not shipped in this tree")
+    assert main(["evaluate", "--no-progress", "--dataset", "shapes", "--limit", "4",
+                 "--resolution", "32", "--control", "none", "--out", str(tmp_path / "o")]) == 0
+    data = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert str(shipped_folder()) in data["protocol"]["realism"]
+    assert data["results"]["ns"]["realism"]["kid"]["n"] == 4

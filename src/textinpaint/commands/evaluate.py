@@ -122,7 +122,7 @@ def run(args) -> int:
         raise UserError(f"--resolution must be at least 16, got {args.resolution}")
     tasks = _control_tasks(args)
     encoder = None
-    if str(args.eval_encoder).lower() != "none":
+    if args.eval_encoder is None or str(args.eval_encoder).lower() != "none":
         from ..evaluation.encoder import load_encoder, shipped_folder
 
         if args.eval_encoder is not None or (shipped_folder() / "config.json").is_file():
