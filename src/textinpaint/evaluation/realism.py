@@ -55,17 +55,18 @@ def kid(real: torch.Tensor, fake: torch.Tensor, seed: int = 0,
 
 
 def fid(real: torch.Tensor, fake: torch.Tensor) -> float | None:
-    """torchmetrics' FID between two N×D feature sets."""
+    """torchmetrics' FID between two N×D feature sets (None for N ≤ D or a non-finite value)."""
     from torchmetrics.image.fid import FrechetInceptionDistance
 
     from .fid import _Identity
 
-    if min(len(real), len(fake)) < 2:
-        return None
+    if min(len(real), len(fake)) <= real.shape[1]:
+        return None  # fewer crops than feature dimensions: the covariances are singular
     metric = FrechetInceptionDistance(feature=_Identity(real.shape[1]))
     metric.update(real.double(), real=True)
     metric.update(fake.double(), real=False)
-    return float(metric.compute())
+    value = float(metric.compute())
+    return value if np.isfinite(value) else None
 
 
 def realism(real: torch.Tensor, fake: torch.Tensor, seed: int = 0) -> dict:
