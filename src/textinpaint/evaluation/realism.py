@@ -31,6 +31,8 @@ def _mmd2(kxx, kyy, kxy, counts: np.ndarray) -> float:
     itself (x_i with x_i, and x_i with its own fill y_i) is left out."""
     c = counts.astype(np.float64)
     pairs = c.sum() ** 2 - (c ** 2).sum()
+    if pairs == 0:  # a resample of one image only: no pair of different images
+        return float("nan")
 
     def between_images(k):
         return (c @ k @ c - (c ** 2 * np.diag(k)).sum()) / pairs
@@ -50,7 +52,8 @@ def kid(real: torch.Tensor, fake: torch.Tensor, seed: int = 0,
     rng = np.random.default_rng(seed)
     boot = [_mmd2(kxx, kyy, kxy, np.bincount(rng.integers(0, n, n), minlength=n))
             for _ in range(resamples)]
-    lo, hi = np.quantile(boot, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    boot = np.asarray(boot)
+    lo, hi = np.quantile(boot[np.isfinite(boot)], [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
     return {"kid": point, "lo": float(lo), "hi": float(hi), "n": n}
 
 
