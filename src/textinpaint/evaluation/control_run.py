@@ -128,19 +128,12 @@ def run_task(runners: dict, task: control.ControlTask, dataset_spec: str, split:
             state.effect[name].extend(control.caption_effect(labs, hole).tolist())
             ratios = torch.stack([detail.detail_ratio(metrics.to_unit(f), truth, mask)
                                   for f in fills])
-            state.detail[name].extend(_nanmean(ratios).tolist())
+            state.detail[name].extend(ratios.nanmean(dim=0).tolist())
             if show:
                 for colour, f in zip(task.palette, fills):
                     state.grid["outputs"][(name, colour)].extend(network_to_uint8(f[show]))
     bar.close()
     return state
-
-
-def _nanmean(x: torch.Tensor) -> torch.Tensor:
-    ok = ~torch.isnan(x)
-    total = torch.where(ok, x, torch.zeros_like(x)).sum(dim=0)
-    count = ok.sum(dim=0)
-    return torch.where(count > 0, total / count.clamp_min(1), torch.full_like(total, np.nan))
 
 
 def _fills(runner, image, mask, captions: list[list[str]], task: control.ControlTask,
