@@ -43,7 +43,7 @@ from ..losses.reconstruction import (
     text_guided_attention_loss,
 )
 from ..losses.structure import pyramid_structure_loss
-from ..model_folder import Damsm, load_damsm, save_model, write_json
+from ..model_folder import Damsm, load_damsm, load_weights, save_model, write_json
 from ..nn.conditioning import kl_loss
 from ..nn.discriminator import PatchDiscriminator
 from ..nn.generator import InpaintGenerator, count_parameters
@@ -114,6 +114,8 @@ class InpaintTrainer:
         self.dataset = self._dataset()
         self.G = InpaintGenerator(cfg.generator)
         self.D = PatchDiscriminator(cfg.discriminator)
+        if t.init_generator:
+            self._init_generator(t.init_generator)
         self.ema = copy.deepcopy(self.G).eval().requires_grad_(False).to(self.device)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, betas=tuple(t.betas))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=tuple(t.betas))
@@ -140,6 +142,18 @@ class InpaintTrainer:
         if self.cfg.resolution % multiple:
             raise UserError(f"resolution {self.cfg.resolution} is not a multiple of {multiple}, "
                             "which this generator's depth needs: pick another --resolution")
+
+    def _init_generator(self, folder: str) -> None:
+        path = Path(folder) / "generator.safetensors"
+        if not path.is_file():
+            raise UserError(f"train.init_generator: '{folder}' holds no generator.safetensors; "
+                            "give a model folder written by 'textinpaint train'")
+        try:
+            load_weights(self.G, path, dtype=torch.float32)
+        except UserError as exc:
+            raise UserError(f"train.init_generator: {exc}; keep that model's generator "
+                            "settings") from None
+        log.info("generator initialised from %s", path)
 
     def _dataset(self):
         kwargs = {}

@@ -73,6 +73,9 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_last: int = 3
     shapes_length: int = 20000  # scenes per epoch when training on ``shapes``
+    # A model folder whose generator weights start a new run (generator and EMA; the
+    # discriminator and optimisers start fresh): fine-tune a shipped model under a new recipe.
+    init_generator: str = ""
 
     def __post_init__(self):
         check_ranges(self, "train.", positive=("batch_size", "max_steps", "log_every",
