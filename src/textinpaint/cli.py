@@ -18,8 +18,8 @@ from .errors import UserError
 
 # Order here is the order ``textinpaint --help`` lists them in.
 COMMAND_MODULES = [
-    "demo", "data", "damsm", "train", "recipe", "export", "evaluate", "compare", "inpaint",
-    "serve",
+    "demo", "models", "data", "damsm", "train", "recipe", "export", "evaluate", "compare",
+    "inpaint", "serve",
 ]
 
 
