@@ -24,7 +24,10 @@ from pathlib import Path
 from .errors import UserError
 
 ENV_VAR = "TEXTINPAINT_MODELS"
-SOURCE_MODELS = Path(__file__).resolve().parents[2] / "models"
+SOURCE_TREE = Path(__file__).resolve().parents[2]
+# Only a source checkout has models/ two levels up (an installed package sits in
+# site-packages, where that folder would be someone else's).
+SOURCE_MODELS = SOURCE_TREE / "models" if (SOURCE_TREE / "pyproject.toml").is_file() else None
 DEFAULT_MODEL = "birds-128"
 
 # What each shipped model is for, in one line (``textinpaint models`` prints these).
@@ -39,7 +42,8 @@ SHIPPED = {
 def search_path() -> list[Path]:
     """The folders a model name is looked up in, first match wins (see the module doc)."""
     extra = [Path(p).expanduser() for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]
-    return [*extra, Path.cwd() / "models", SOURCE_MODELS]
+    paths = [*extra, Path.cwd() / "models"] + ([SOURCE_MODELS] if SOURCE_MODELS else [])
+    return list(dict.fromkeys(p.resolve() for p in paths))
 
 
 def find_model(name: str) -> Path | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -18,7 +18,8 @@ from starlette.requests import Request
 
 from ..data.text import tokenize
 from ..errors import UserError
-from ..images import ImageTooLarge, open_image, to_hole
+from ..images import ImageTooLarge, align_mask, open_image, to_hole
+from ..windows import HD_STRATEGIES
 
 TRUE = {"true", "1", "yes", "on"}
 FALSE = {"false", "0", "no", "off", ""}
@@ -59,6 +60,8 @@ class InpaintInputs:
     text: str
     return_attention: bool
     flip_ensemble: bool | None = None
+    hd_strategy: str = "crop"
+    warnings: list[str] = field(default_factory=list)  # e.g. "the mask was stretched"
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -89,7 +92,8 @@ def _b64(value, name: str) -> bytes:
 
 
 # The request's fields besides the two files.
-OPTION_FIELDS = ("text", "prompt", "return_attention", "flip_ensemble")
+OPTION_FIELDS = ("text", "prompt", "return_attention", "flip_ensemble", "resize_mask",
+                 "hd_strategy")
 
 
 def _flag(value, name: str) -> bool:
@@ -187,13 +191,19 @@ async def parse_inpaint_request(request: Request, limits: Limits) -> InpaintInpu
     return_attention = _flag(fields.get("return_attention"), "return_attention")
     flip = fields.get("flip_ensemble")
     flip_ensemble = None if flip is None else _flag(flip, "flip_ensemble")
+    resize_mask = _flag(fields.get("resize_mask"), "resize_mask")
+    hd_strategy = fields.get("hd_strategy") or "crop"
+    if hd_strategy not in HD_STRATEGIES:
+        raise ApiError(400, f"field 'hd_strategy' must be one of {', '.join(HD_STRATEGIES)}, "
+                            f"not {hd_strategy!r}")
     image = _decode(fields["image"], "image", limits)
     mask = _decode(fields["mask"], "mask", limits)
-    if mask.size != image.size:
-        raise ApiError(400, f"the mask is {mask.width}×{mask.height} but the image is "
-                            f"{image.width}×{image.height}; send a mask of the image's size")
+    try:  # the CLI's rule: displayed size, EXIF-stored size, or resize_mask=true
+        mask, notes = align_mask(mask, image, resize_mask, flag="resize_mask=true")
+    except UserError as exc:
+        raise ApiError(400, str(exc)) from None
     hole = to_hole(mask)
     if not hole.any():
         raise ApiError(400, "the mask has no white (hole) pixels; paint the region to fill "
                             "in white")
-    return InpaintInputs(image, hole, text, return_attention, flip_ensemble)
+    return InpaintInputs(image, hole, text, return_attention, flip_ensemble, hd_strategy, notes)
