@@ -94,6 +94,12 @@ def test_grey_in_grey_out(tiny_pipe):
     assert out.shape == (40, 48, 3)
     spread = out.max(axis=2).astype(int) - out.min(axis=2)
     assert spread.max() == 0, f"colour spread {spread.max()} in a greyscale photo"
+    # a black-and-white photo stored as an RGB JPEG (channels a level apart) is grey too
+    rgb_jpeg = np.repeat(noise_image(48, 40, channels=1)[..., None], 3, axis=2)
+    rgb_jpeg[::2, :, 0] = np.clip(rgb_jpeg[::2, :, 0].astype(int) + 1, 0, 255)
+    out = np.asarray(tiny_pipe(prompt="a red circle", image=rgb_jpeg,
+                               mask_image=hole).images[0]).astype(int)
+    assert (out.max(axis=2) - out.min(axis=2))[hole].max() == 0
     colour = np.asarray(tiny_pipe(prompt="a red circle", image=noise_image(48, 40),
                                   mask_image=hole).images[0]).astype(int)
     assert (colour.max(axis=2) - colour.min(axis=2))[hole].max() > 0  # colour stays colour

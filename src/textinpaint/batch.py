@@ -25,9 +25,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from .caption_check import CaptionWarning
 from .caption_files import lookup, read_caption_table
 from .errors import UserError
-from .caption_check import CaptionWarning
 from .images import align_mask, open_image, save_image, to_hole
 
 log = logging.getLogger(__name__)

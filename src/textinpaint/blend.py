@@ -4,8 +4,9 @@ A fill made at the model's resolution and enlarged to a big window is softer tha
 around it, and its first pixels need not continue the known ones exactly: a hard seam along
 the hole's outline. The band blends, *inside the hole only*, from a continuation of the known
 pixels (OpenCV's Telea fill of the band, which starts from the border's own values) at the
-border to the model's fill ``band`` pixels in (the fill, not the hole's old pixels, is on the band's inner side). Pixels outside the hole are never written, so
-the project's rule (only hole pixels change) holds bit for bit.
+border to the model's fill ``band`` pixels in (the fill, not the hole's old pixels, is on
+the band's inner side). Pixels outside the hole are never written, so the project's rule
+(only hole pixels change) holds bit for bit.
 """
 
 from __future__ import annotations

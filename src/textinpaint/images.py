@@ -28,7 +28,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import UserError
 
-
 EXIF_ORIENTATION = 0x0112
 ORIENTATION_KEY = "textinpaint_exif_orientation"
 # What ImageOps.exif_transpose does for each EXIF orientation (5-8 swap width and height).
@@ -231,10 +230,15 @@ def fit_hole(hole: np.ndarray, width: int, height: int, resize: bool = False
     return stretched, [resized_mask_warning(size, (width, height))]
 
 
+# A black-and-white photo saved as an RGB JPEG decodes with channels a level or two apart.
+GREY_TOLERANCE = 2
+
+
 def is_grey(rgb: np.ndarray) -> bool:
-    """True when all three channels are equal everywhere (a greyscale picture)."""
-    return bool(np.array_equal(rgb[:, :, 0], rgb[:, :, 1])
-                and np.array_equal(rgb[:, :, 1], rgb[:, :, 2]))
+    """True for a greyscale picture: the three channels at most :data:`GREY_TOLERANCE`
+    levels apart in every pixel."""
+    spread = rgb.max(axis=2).astype(np.int16) - rgb.min(axis=2)
+    return bool(spread.max(initial=0) <= GREY_TOLERANCE)
 
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
