@@ -57,7 +57,10 @@ def test_folder_batch_reports_missing_pairs_and_goes_on(folders, tiny_model_dir,
     assert code == 0
     assert sorted(p.name for p in (root / "out").glob("*.png")) == ["a.png", "b.png"]
     known_exact(root / "out" / "a.png", images["a"])
-    warnings = [line for line in err.err.splitlines() if line.startswith("warning:")]
+    lines = [line.split("]", 1)[-1].strip() for line in err.err.splitlines()]
+    unknown = [line for line in lines if "unknown word(s) 'bird'" in line]
+    assert len(unknown) == 1, err.err  # the same caption problem is said once per batch
+    warnings = [line for line in lines if line.startswith("warning:") and line not in unknown]
     assert len(warnings) == 3, err.err
     assert any("c.png: no mask" in w for w in warnings)
     assert any("d.png: no caption" in w for w in warnings)
@@ -85,14 +88,20 @@ def test_one_mask_for_all_and_captions_from_csv_and_txt(tmp_path, tiny_model_dir
         known_exact(tmp_path / "out" / f"{name}.png", image)
 
 
-def test_mask_of_another_size_is_resized_nearest(tmp_path, tiny_model_dir):
+def test_mask_of_another_size_is_refused_or_resized_with_a_warning(tmp_path, tiny_model_dir,
+                                                                   capsys):
     image = save(tmp_path / "in" / "a.png", noise_image(96, 80))
     big_mask = np.zeros((160, 192), np.uint8)
     big_mask[20:60, 20:60] = 255
     mask = save(tmp_path / "mask.png", big_mask)
-    assert main(["inpaint", "--model", str(tiny_model_dir), "--image", str(image),
-                 "--mask", str(mask), "--text", "a bird",
-                 "--output", str(tmp_path / "out.png")]) == 0
+    args = ["inpaint", "--model", str(tiny_model_dir), "--image", str(image),
+            "--mask", str(mask), "--text", "a circle", "--output", str(tmp_path / "out.png")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "the mask is 192×160 but the image is 96×80" in err and "--resize-mask" in err
+    assert main(args + ["--resize-mask"]) == 0
+    assert "warning: a.png: the mask was 192×160; stretched to the image's 96×80" in \
+        capsys.readouterr().err
     result = np.asarray(Image.open(tmp_path / "out.png"))
     outside = np.ones((80, 96), bool)
     outside[10:30, 10:30] = False
@@ -127,19 +136,22 @@ def test_single_image_errors_are_one_line(tmp_path, tiny_model_dir, capsys):
     args = ["inpaint", "--model", str(tiny_model_dir), "--image", str(src), "--mask", str(mask)]
     assert main(args + ["--output", str(tmp_path / "o.png")]) == 2
     assert "no caption for" in capsys.readouterr().err
-    assert main(args + ["--text", "x", "--output", str(tmp_path / "o.jpg")]) == 2
+    assert main(args + ["--text", "x", "--output", str(tmp_path / "o.gif")]) == 2
     assert "must end in .png" in capsys.readouterr().err
     assert main(["inpaint", "--model", str(tiny_model_dir), "--image", str(tmp_path / "none.png"),
                  "--mask", str(mask), "--text", "x", "--output", str(tmp_path / "o.png")]) == 2
 
 
 def test_missing_shipped_model_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(shipped, "SHIPPED_MODEL", tmp_path / "models" / "birds-128")
+    monkeypatch.setattr(shipped, "SOURCE_MODELS", tmp_path / "models")
+    monkeypatch.delenv(shipped.ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
     src = save(tmp_path / "bird.png", noise_image(W, H))
     assert main(["inpaint", "--image", str(src), "--mask", str(src), "--text", "x",
                  "--output", str(tmp_path / "o.png")]) == 2
-    assert "shipped model models/birds-128 is missing; pass --model DIR" in \
-        capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "shipped model birds-128 was not found; pass --model DIR" in err
+    assert "TEXTINPAINT_MODELS" in err
 
 
 def test_caption_tables(tmp_path):

@@ -146,12 +146,23 @@ def test_paint_caption_inpaint_explain(browser, server_url, tmp_path):
     np.testing.assert_array_equal(result[~hole], original[~hole])
     assert (result[hole] != original[hole]).any()
 
+    # the tiny model reads the shapes vocabulary: the result names the words it ignored
+    warning = page.locator(".result .warning").first
+    assert "'bird'" in warning.text_content() and "ignored" in warning.text_content()
+
     # explain: hovering a word overlays its attention map and shows its weight
     word = page.locator(".result .word").nth(4)
     word.hover()
     page.locator(".result .compare.explaining").wait_for()
     assert "weight" in word.get_attribute("aria-label")
     page.screenshot(path=str(tmp_path / "painter.png"), full_page=True)
+
+    # the caption check says, before any request, what the model will not read
+    page.get_by_label("Caption", exact=True).fill("red " * 30)
+    assert "30 words; the model reads the first 18" in \
+        page.locator("#caption-check").text_content()
+    page.get_by_label("Caption", exact=True).fill("🐦")
+    assert "no word the model can read" in page.locator("#caption-check").text_content()
 
     # variants: one result per caption line, side by side
     page.get_by_label("Caption", exact=True).fill("a red bird\na blue bird with a long tail")
@@ -165,4 +176,28 @@ def test_paint_caption_inpaint_explain(browser, server_url, tmp_path):
     page.get_by_role("button", name="Inpaint").wait_for()
     assert not errors, errors
     assert (tmp_path / "painter.png").stat().st_size > 10_000
+    page.close()
+
+
+def test_api_docs_render_with_the_network_cut_off(browser, server_url):
+    """/docs draws the API's operations from local files only: every request that would
+    leave 127.0.0.1 is aborted, and /docs tries none."""
+    page = browser.new_page()
+    outside: list[str] = []
+
+    def only_local(route):
+        if route.request.url.startswith(server_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(server_url + "docs")
+    page.locator(".opblock-summary-path", has_text="/api/v1/inpaint").wait_for(timeout=30_000)
+    assert not outside, outside
+    page.goto(server_url + "redoc")
+    page.get_by_text("Fill the white part of the mask").first.wait_for(timeout=30_000)
+    # ReDoc renders all the same; only its "powered by" logo would come from its CDN.
+    assert all(url.endswith("logo-mini.svg") for url in outside), outside
     page.close()

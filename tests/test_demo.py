@@ -26,7 +26,11 @@ def test_demo_writes_two_fills_that_differ_only_in_the_hole(tmp_path, tiny_model
 
 def test_demo_without_a_model_names_the_missing_folder(tmp_path, monkeypatch, capsys):
     import textinpaint.demo as demo
+    from textinpaint import shipped
 
     monkeypatch.setattr(demo, "SHIPPED_SHAPES_MODEL", tmp_path / "nope")
+    monkeypatch.setattr(shipped, "SOURCE_MODELS", tmp_path / "nope")
+    monkeypatch.delenv(shipped.ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
     assert main(["demo", "--out", str(tmp_path / "o")]) == 2
     assert "models/shapes-64" in capsys.readouterr().err

@@ -177,7 +177,7 @@ def test_empty_mask_returns_the_input(tiny_pipe):
 
 
 def test_mask_of_another_size_is_refused(tiny_pipe):
-    with pytest.raises(UserError, match="mask 0 is 10×10"):
+    with pytest.raises(UserError, match="the mask is 10×10 but the image is 20×20"):
         tiny_pipe(prompt="a", image=noise_image(20, 20), mask_image=np.ones((10, 10), bool))
 
 

@@ -66,7 +66,9 @@ def test_fills_in_the_wrong_order_score_zero_and_caption_effect_is_large():
 def test_palette_and_task_parsing():
     names, rgb = control.parse_palette("red, teal=#20a0a0")
     assert names == ("red", "teal") and rgb["teal"] == (32, 160, 160)
-    for bad in ("red", "red,red", "red,chartreuse", "red,x=#12"):
+    names, rgb = control.parse_palette("vermillion,cobalt")  # any CSS4/xkcd colour name
+    assert rgb["cobalt"][2] > rgb["cobalt"][0] and rgb["vermillion"][0] > rgb["vermillion"][2]
+    for bad in ("red", "red,red", "red,notacolour", "red,x=#12"):
         with pytest.raises(UserError):
             control.parse_palette(bad)
     box, head = control.build_tasks(["box", "head"], None, {"head": "a {colour} crown"})

@@ -49,3 +49,36 @@ def test_load_errors_name_the_file(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(UserError, match="bad.json"):
         Vocabulary.load(bad)
+
+
+BIRD_WORDS = ["this", "bird", "has", "a", "crown", "red", "orange", "yellow", "green", "blue",
+              "purple", "pink", "brown", "grey", "black", "white"]
+
+
+@pytest.mark.parametrize("word, term", [
+    ("cerulean", "blue"), ("cobalt", "blue"), ("ultramarine", "blue"), ("vermillion", "red"),
+    ("jade", "green"), ("saffron", "orange"), ("tangerine", "orange"), ("indigo", "purple"),
+])
+def test_unknown_colour_names_read_as_their_basic_colour(word, term):
+    vocab = Vocabulary(BIRD_WORDS)
+    assert word not in vocab and vocab.read_as(word) == term
+    ids, n = vocab.encode(f"this bird has a {word} crown")
+    assert n == 6 and ids[4] == vocab.stoi[term]
+
+
+def test_non_colour_unknown_words_stay_unknown_and_known_words_are_themselves():
+    vocab = Vocabulary(BIRD_WORDS)
+    assert vocab.read_as("xyzzy") is None and vocab.read_as("crown") == "crown"
+    assert vocab.encode("xyzzy crown")[0][0] == UNK_ID
+    # Without any basic colour term in the vocabulary there is nothing to read a colour as.
+    assert Vocabulary(["bird"]).read_as("cobalt") is None
+
+
+def test_caption_warnings_say_how_a_colour_name_was_read():
+    from textinpaint.caption_check import caption_warnings
+
+    said = caption_warnings("this bird has a cobalt crown and a xyzzy", Vocabulary(BIRD_WORDS),
+                            18)
+    assert any("'cobalt' as 'blue'" in s for s in said)
+    assert any("'xyzzy'" in s and "ignored" in s for s in said)
+    assert not any("'cobalt'" in s and "ignored" in s for s in said)

@@ -5,16 +5,18 @@ for ``images/a.jpg``; or one mask file for every image) and with captions (a JSO
 else a ``.txt`` with the image's stem beside it, first line; else the ``--text`` default).
 An image without a mask or caption, or one that cannot be read, is reported and skipped; the
 rest of the batch goes on. Results are written as PNG (``OUT/<stem>.png``, known pixels
-exactly the input's) and, if asked, side-by-side comparisons (``OUT/concat/<stem>.png``:
-input with the hole painted white | result).
+exactly the input's; JPEG or WebP if asked) and, if asked, side-by-side comparisons
+(``OUT/concat/<stem>.png``: input with the hole painted white | result).
 
-A mask whose size differs from its image's is resized to it nearest-neighbour (so one mask
-file can serve images of several sizes).
+Masks follow the one rule of :func:`textinpaint.images.align_mask`: the image's displayed
+size, or its stored size for an EXIF-rotated photo (turned the same way); any other size is
+refused unless ``resize_mask`` (``--resize-mask``) stretches it, with a warning.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +25,10 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from .caption_check import CaptionWarning
 from .caption_files import lookup, read_caption_table
 from .errors import UserError
-from .images import open_image, to_hole
+from .images import align_mask, open_image, save_image, to_hole
 from .outputs import os_error
 
 log = logging.getLogger(__name__)
@@ -95,11 +98,12 @@ def find_caption(image: Path, root: Path, table: dict[str, str] | None,
 
 
 def plan_batch(images: Path, masks: Path, output: Path, captions: Path | None = None,
-               text: str | None = None, needs_text: bool = True
+               text: str | None = None, needs_text: bool = True, suffix: str = ".png"
                ) -> tuple[list[BatchItem], list[str]]:
     """Pair every image in the folder ``images`` with a mask and a caption.
 
-    Returns the items to run and one problem line per image left out.
+    Returns the items to run (results ``output/<stem><suffix>``) and one problem line per
+    image left out.
     """
     if not images.is_dir():
         raise UserError(f"image folder '{images}' does not exist")
@@ -126,18 +130,17 @@ def plan_batch(images: Path, masks: Path, output: Path, captions: Path | None = 
                             f"{image.stem}.txt beside it, no --text)")
         else:
             seen.add(image.stem)
-            items.append(BatchItem(image, mask, caption or "", output / f"{image.stem}.png"))
+            items.append(BatchItem(image, mask, caption or "", output / f"{image.stem}{suffix}"))
     return items, problems
 
 
-def load_pair(image_path: Path, mask_path: Path) -> tuple[Image.Image, np.ndarray]:
-    """An image and its hole mask (resized nearest-neighbour to the image if needed)."""
+def load_pair(image_path: Path, mask_path: Path, resize_mask: bool = False
+              ) -> tuple[Image.Image, np.ndarray, list[str]]:
+    """An image, its hole mask at the image's size and orientation, and the warnings of
+    fitting it (see :func:`~textinpaint.images.align_mask`)."""
     image = open_image(image_path)
-    mask = open_image(mask_path)
-    if mask.size != image.size:
-        log.debug("resizing mask %s to %s", mask_path, image.size)
-        mask = mask.convert("L").resize(image.size, Image.NEAREST)
-    return image, to_hole(mask)
+    mask, notes = align_mask(open_image(mask_path), image, resize_mask, flag="--resize-mask")
+    return image, to_hole(mask), notes
 
 
 def side_by_side(image: Image.Image, hole: np.ndarray, result: Image.Image) -> Image.Image:
@@ -152,27 +155,43 @@ def side_by_side(image: Image.Image, hole: np.ndarray, result: Image.Image) -> I
 
 def run_batch(pipe, items: list[BatchItem], concat: bool = False,
               on_problem: Callable[[str], None] | None = None, progress: bool = True,
-              skipped: list[str] = ()) -> BatchReport:
+              skipped: list[str] = (), options: dict | None = None,
+              on_warning: Callable[[str], None] | None = None) -> BatchReport:
     """Fill every item with ``pipe``; a failing item is reported and skipped.
 
     ``skipped`` are the problems :func:`plan_batch` found; they count in the report's total.
+    ``options``: ``resize_mask``, ``hd_strategy`` (passed to the pipeline) and ``quality``
+    (of JPEG/WebP results). ``on_warning`` hears each distinct warning once (a caption's
+    unknown words, a stretched mask), prefixed with the image's name.
     """
+    options = dict(options or {})
+    quality = int(options.pop("quality", 95))
+    resize_mask = bool(options.pop("resize_mask", False))
     report = BatchReport(total=len(items) + len(skipped), problems=list(skipped))
     warn = on_problem or log.warning
+    tell = on_warning or log.warning
+    said: set[str] = set()
     for item in tqdm(items, unit="image", disable=not progress, desc="inpainting"):
         try:
-            image, hole = load_pair(item.image, item.mask)
+            image, hole, notes = load_pair(item.image, item.mask, resize_mask)
             if not hole.any():
                 raise UserError(f"mask '{item.mask.name}' has no white (hole) pixels")
-            result = pipe(prompt=item.caption, image=image, mask_image=hole).images[0]
+            with warnings.catch_warnings():  # they come back in out.warnings
+                warnings.simplefilter("ignore", CaptionWarning)
+                out = pipe(prompt=item.caption, image=image, mask_image=hole, **options)
+            for note in notes + out.warnings[0]:
+                if note not in said:  # one caption for a whole folder: say it once
+                    said.add(note)
+                    tell(f"{item.image.name}: {note}")
+            result = out.images[0]
             existed = item.output.exists()
             try:
                 item.output.parent.mkdir(parents=True, exist_ok=True)
-                result.save(item.output)
+                save_image(result, item.output, quality)
                 if concat:
                     compare = item.output.parent / "concat" / item.output.name
                     compare.parent.mkdir(exist_ok=True)
-                    side_by_side(image, hole, result).save(compare)
+                    save_image(side_by_side(image, hole, result), compare, quality)
             except OSError as exc:  # a read-only or full folder: this item fails, not the run
                 raise os_error(exc, exc.filename or item.output, "the result") from None
             if existed:

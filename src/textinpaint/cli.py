@@ -18,9 +18,22 @@ from .errors import UserError
 
 # Order here is the order ``textinpaint --help`` lists them in.
 COMMAND_MODULES = [
-    "demo", "data", "damsm", "train", "recipe", "export", "evaluate", "compare", "inpaint",
-    "serve", "eval_encoder",
+    "demo", "models", "data", "damsm", "train", "recipe", "export", "evaluate", "compare",
+    "inpaint", "serve", "eval_encoder",
 ]
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Adds "(default: X)" to an option's help only where it says something: never for None,
+    False or an empty list, and never when the help text already names its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or default in (None, False, [], argparse.SUPPRESS)
+                or "default" in text.lower() or "%(default)" in text):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # command not built yet
             raise
         module.add_parser(sub)
+    _use_formatter(parser)
     return parser
+
+
+def _use_formatter(parser: argparse.ArgumentParser) -> None:
+    """One help style for every command and sub-command."""
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _use_formatter(child)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import UserError
 
+EXIF_ORIENTATION = 0x0112
+ORIENTATION_KEY = "textinpaint_exif_orientation"
+# What ImageOps.exif_transpose does for each EXIF orientation (5-8 swap width and height).
+EXIF_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                  4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+                  6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                  8: Image.Transpose.ROTATE_90}
+# Formats an output file may have, by suffix; JPEG and WebP take a quality.
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
 
 class ImageTooLarge(UserError):
     """An image has more pixels than allowed (the server answers 413)."""
@@ -156,8 +166,11 @@ def open_image(source: str | Path | bytes, what: str = "image",
                 raise ImageTooLarge(f"{name} has {im.width}×{im.height} pixels, more than the "
                                     f"limit of {max_pixels} pixels; downscale it first")
             im.load()
+            orientation = im.getexif().get(EXIF_ORIENTATION, 1)
             # Browsers show photos upright, so masks painted on them are upright too.
-            return ImageOps.exif_transpose(im)
+            upright = ImageOps.exif_transpose(im)
+            upright.info[ORIENTATION_KEY] = orientation  # align_mask turns stored-grid masks
+            return upright
     except FileNotFoundError:
         raise UserError(f"{name} does not exist") from None
     except Image.DecompressionBombError:
@@ -165,3 +178,93 @@ def open_image(source: str | Path | bytes, what: str = "image",
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UserError(f"{name} is not a readable image ({type(exc).__name__}); "
                         "pass a PNG, JPEG, WebP or BMP file") from None
+
+
+def mask_size_error(mask_size: tuple[int, int], image_size: tuple[int, int],
+                    flag: str = "resize_mask=True") -> UserError:
+    """The one refusal for a mask whose size is not its image's, naming both sizes."""
+    (mw, mh), (iw, ih) = mask_size, image_size
+    return UserError(f"the mask is {mw}×{mh} but the image is {iw}×{ih}; pass a mask of the "
+                     f"image's size, or {flag} to stretch it (nearest-neighbour)")
+
+
+def resized_mask_warning(mask_size: tuple[int, int], image_size: tuple[int, int]) -> str:
+    """The warning every interface gives when it stretched a mask to its image."""
+    (mw, mh), (iw, ih) = mask_size, image_size
+    return f"the mask was {mw}×{mh}; stretched to the image's {iw}×{ih} (nearest-neighbour)"
+
+
+def align_mask(mask: Image.Image, image: Image.Image, resize: bool = False,
+               flag: str = "resize_mask=True") -> tuple[Image.Image, list[str]]:
+    """``mask`` (a file read by :func:`open_image`) at ``image``'s size and orientation.
+
+    One rule for the CLI and the API: a mask of the image's displayed size is used as it is;
+    one of the size the photo is *stored* in (an EXIF-rotated JPEG: width and height swapped)
+    is turned the way the photo was; any other size is refused naming both sizes, unless
+    ``resize``, which stretches it nearest-neighbour and says so in the returned warnings.
+    """
+    if mask.size == image.size:
+        return mask, []
+    orientation = image.info.get(ORIENTATION_KEY, 1)
+    if orientation in (5, 6, 7, 8) and mask.size == image.size[::-1]:
+        return mask.transpose(EXIF_TRANSPOSE[orientation]), []
+    if not resize:
+        raise mask_size_error(mask.size, image.size, flag)
+    warning = resized_mask_warning(mask.size, image.size)
+    return mask.convert("L").resize(image.size, Image.NEAREST), [warning]
+
+
+def fit_hole(hole: np.ndarray, width: int, height: int, resize: bool = False
+             ) -> tuple[np.ndarray, list[str]]:
+    """The Python API's side of :func:`align_mask`: a bool hole of another size is refused,
+    or with ``resize`` stretched nearest-neighbour (with a warning)."""
+    if hole.shape == (height, width):
+        return hole, []
+    size = (hole.shape[1], hole.shape[0])
+    if not resize:
+        raise mask_size_error(size, (width, height))
+    import cv2
+
+    stretched = cv2.resize(hole.astype(np.uint8), (width, height),
+                           interpolation=cv2.INTER_NEAREST).astype(bool)
+    return stretched, [resized_mask_warning(size, (width, height))]
+
+
+# A black-and-white photo saved as an RGB JPEG decodes with channels a level or two apart.
+GREY_TOLERANCE = 2
+
+
+def is_grey(rgb: np.ndarray) -> bool:
+    """True for a greyscale picture: the three channels at most :data:`GREY_TOLERANCE`
+    levels apart in every pixel."""
+    spread = rgb.max(axis=2).astype(np.int16) - rgb.min(axis=2)
+    return bool(spread.max(initial=0) <= GREY_TOLERANCE)
+
+
+def to_grey(rgb: np.ndarray) -> np.ndarray:
+    """N×3 (or H×W×3) uint8 RGB as its luminance (ITU-R 601, as PIL's "L"), in all three."""
+    luma = np.rint(rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    return np.repeat(np.clip(luma, 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
+
+
+def check_output_path(path: Path) -> str:
+    """The PIL format for an output file name, or a clear error for an unknown suffix."""
+    fmt = OUTPUT_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise UserError(f"output '{path}' must end in .png (lossless: the known pixels stay "
+                        "exact), .jpg/.jpeg or .webp")
+    return fmt
+
+
+def save_image(image: Image.Image, path: Path, quality: int = 95) -> None:
+    """Write ``image`` as PNG, JPEG or WebP by ``path``'s suffix (``quality`` 1-100 for the
+    lossy two; JPEG has no alpha, so an RGBA result is flattened onto white there)."""
+    fmt = check_output_path(path)
+    if fmt == "PNG":
+        image.save(path, format="PNG")
+        return
+    if fmt == "JPEG" and image.mode in ("RGBA", "LA", "P"):
+        flat = Image.new("RGB", image.size, "white")
+        flat.paste(image, mask=image.convert("RGBA").getchannel("A"))
+        image = flat
+    image.save(path, format=fmt, quality=int(quality))

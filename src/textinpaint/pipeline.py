@@ -3,7 +3,7 @@
 Usage, in the diffusers convention::
 
     from textinpaint.pipeline import InpaintPipeline
-    pipe = InpaintPipeline.from_pretrained("models/birds-128")
+    pipe = InpaintPipeline.from_pretrained("birds-128")  # a shipped name, or any model folder
     out = pipe(prompt="this bird has a bright red crown and a white belly",
                image=Image.open("bird.jpg"), mask_image=Image.open("hole.png"))
     out.images[0].save("filled.png")
@@ -15,6 +15,12 @@ padding where the image is smaller); holes whose windows would overlap share one
 Each window is resized to the model's resolution (area for the image, any-coverage +
 1-pixel dilation for the mask so no hole pixel is lost), filled, resized back (bicubic) and
 pasted into the hole pixels only. Pixels outside the hole are the input's, bit for bit.
+That is the ``crop`` high-resolution strategy; ``resize`` and ``original`` are the other two
+(see :mod:`textinpaint.windows`). A fill enlarged from the model's resolution is blended
+into the photo over a feathered band just inside the hole (:mod:`textinpaint.blend`).
+
+A greyscale input (all three channels equal) gets a grey fill: the luminance of the model's
+colour fill, so no tint appears in a black-and-white photo.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .blend import auto_band, feather_paste
+from .caption_check import caption_warnings, warn_caption
 from .data.text import tokenize
+from .devices import check_device
 from .errors import UserError
-from .images import Pixels, to_hole, to_pixels
-from .windows import Window, crop, paste_region
+from .images import Pixels, fit_hole, is_grey, to_grey, to_hole, to_pixels
+from .windows import HD_STRATEGIES, Window, crop, paste_region, plan_strategy
 from .work import WorkLimits, plan_bounded
 
 if TYPE_CHECKING:  # imported lazily at run time (from_pretrained)
@@ -53,10 +62,65 @@ class InpaintOutput:
     the model has none); ``map`` is the word's attention over the full image (each window's
     map resized to the window, zeros outside every window). The list is empty for an empty
     mask and for models that do not read text.
+
+    ``warnings`` (one list per image): what the caption lost (unknown words, words past the
+    model's limit, no readable word) and whether the mask was stretched; the same sentences
+    are emitted as Python warnings (:class:`~textinpaint.caption_check.CaptionWarning`).
+
+    With ``output_type="np"`` ``images`` is a float32 B×H×W×C array in [0, 1] (a list of
+    arrays when the sizes differ); with ``"pt"`` a B×C×H×W tensor, as in diffusers.
     """
 
-    images: list[Image.Image]
+    images: Any
     attention: list[list[dict[str, Any]]] | None = field(default=None)
+    warnings: list[list[str]] = field(default_factory=list)
+
+
+OUTPUT_TYPES = ("pil", "np", "pt")
+# diffusers arguments that steer a sampler; a GAN has none, so each gets a sentence, not a
+# TypeError. Values: what to do instead.
+DIFFUSION_ONLY = {
+    "guidance_scale": "the caption's influence is fixed by training",
+    "num_inference_steps": "the fill is one forward pass",
+    "negative_prompt": "pass only the caption you want",
+    "strength": "the hole is always filled from scratch",
+    "eta": "there is no sampler", "latents": "there is no latent noise",
+    "timesteps": "there is no sampler", "sigmas": "there is no sampler",
+    "guidance_rescale": "there is no guidance", "denoising_end": "there is no sampler",
+    "prompt_embeds": "pass the caption as prompt=",
+    "negative_prompt_embeds": "pass only the caption you want",
+    "cross_attention_kwargs": "there is no diffusion UNet",
+    "clip_skip": "the text encoder is the model's own DAMSM encoder",
+    "callback": "the fill is one forward pass", "callback_steps": "the fill is one forward pass",
+    "callback_on_step_end": "the fill is one forward pass",
+    "height": "the output always has the input image's size",
+    "width": "the output always has the input image's size",
+    "padding_mask_crop": "hd_strategy='crop' (the default) already crops around each hole",
+}
+
+
+def _refuse_unknown(kwargs: dict) -> None:
+    for name in kwargs:
+        if name in DIFFUSION_ONLY:
+            raise UserError(f"'{name}' is a diffusion-sampling argument, but textinpaint is a "
+                            f"GAN (one deterministic forward pass, no sampler): "
+                            f"{DIFFUSION_ONLY[name]}; leave it out")
+    if kwargs:
+        raise TypeError(f"InpaintPipeline() got unexpected keyword argument(s) "
+                        f"{', '.join(map(repr, kwargs))}; it takes prompt, image, mask_image, "
+                        "generator, num_images_per_prompt, output_type, return_attention, "
+                        "flip_ensemble, resize_mask, hd_strategy and feather")
+
+
+def _convert(images: list[Image.Image], output_type: str):
+    if output_type == "pil":
+        return images
+    arrays = [np.asarray(im, dtype=np.float32) / 255 for im in images]
+    if output_type == "pt":
+        return [torch.from_numpy(a).permute(2, 0, 1) for a in arrays] \
+            if len({a.shape for a in arrays}) > 1 else \
+            torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
+    return np.stack(arrays) if len({a.shape for a in arrays}) == 1 else arrays
 
 
 def _resize(array: np.ndarray, side: int) -> np.ndarray:
@@ -91,8 +155,8 @@ class _Job:
 
     index: int
     window: Window
-    image: np.ndarray  # R×R×3 uint8
-    mask: np.ndarray  # R×R bool
+    image: np.ndarray  # S×S×3 uint8, S = the side the network runs at
+    mask: np.ndarray  # S×S bool
     hole_pixels: int
 
 
@@ -121,10 +185,30 @@ class InpaintPipeline:
         ``flip_ensemble=True`` fills each window and its mirror image and averages the two
         fills: twice the time, a little less error (see
         :class:`~textinpaint.model_folder.InpaintModel`).
+
+        ``model_dir`` may be a shipped model's name (``"birds-128"``, see
+        ``textinpaint models``) or any model folder; ``device`` is checked first (a CUDA
+        device on a CPU-only torch is one clear error, not a traceback).
         """
         from .model_folder import load_model
+        from .shipped import resolve_model_dir
 
-        return cls(load_model(model_dir, device, flip_ensemble), **kwargs)
+        device = check_device(device)
+        return cls(load_model(resolve_model_dir(model_dir), device, flip_ensemble), **kwargs)
+
+    def to(self, device: str | torch.device) -> InpaintPipeline:
+        """Move the networks to ``device`` (checked first, see :func:`check_device`), as
+        ``pipe.to("cuda")`` does in diffusers; returns the pipeline."""
+        device = check_device(device)
+        for module in (self.model.generator, self.model.damsm.text_encoder,
+                       self.model.damsm.image_encoder):
+            module.to(device)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        """Where the networks are."""
+        return self.model.device
 
     @property
     def resolution(self) -> int:
@@ -144,29 +228,55 @@ class InpaintPipeline:
 
     def __call__(self, prompt: str | list[str] | None = None, image=None, mask_image=None,
                  generator: torch.Generator | list[torch.Generator] | None = None,
-                 return_attention: bool = False,
-                 flip_ensemble: bool | None = None) -> InpaintOutput:
+                 num_images_per_prompt: int = 1, output_type: str = "pil",
+                 return_attention: bool = False, flip_ensemble: bool | None = None,
+                 resize_mask: bool = False, hd_strategy: str = "crop",
+                 feather: int | None = None, **kwargs) -> InpaintOutput:
         """Fill the white part of ``mask_image`` in ``image`` so it agrees with ``prompt``.
 
         Args:
             prompt: the caption, or a list of captions for a batch. Words past the model's
-                maximum caption length are ignored. ``None`` or ``""`` fills from the image
-                alone.
+                maximum caption length and words not in its vocabulary are ignored, with a
+                warning saying which. ``None`` or ``""`` fills from the image alone.
             image: a PIL image, numpy array or torch tensor (see :mod:`textinpaint.images`),
                 or a list of them (a 4-D tensor/array is a batch).
             mask_image: the same kinds, same size as the image; white (> 127, or true, or
                 > 0.5 for floats) marks the hole. An empty mask returns the image unchanged.
+                A mask of another size is refused naming both sizes, unless ``resize_mask``.
             generator: accepted for diffusers compatibility and ignored: the network runs in
                 eval mode and has no sampling noise, so the output is deterministic.
+            num_images_per_prompt: results per input, as in diffusers; since the network
+                is deterministic they are identical (kept so diffusers code runs unchanged).
+            output_type: ``"pil"`` (default), ``"np"`` or ``"pt"`` (floats in [0, 1]).
             return_attention: also return per-word attention maps and weights.
             flip_ensemble: fill each window and its mirror image and average the two fills
                 (twice the time, a little less error); None keeps the model's setting
                 (``from_pretrained(..., flip_ensemble=...)``).
+            resize_mask: stretch a mask of another size to the image (nearest-neighbour),
+                with a warning, instead of refusing it.
+            hd_strategy: ``"crop"`` (default: a window around each hole, resized to the
+                model's resolution), ``"resize"`` (the whole image as one window) or
+                ``"original"`` (the crop windows at the photo's own pixel scale); see
+                :mod:`textinpaint.windows`.
+            feather: width in pixels of the blend band inside the hole's border; None
+                picks it from how much the fill is enlarged (0 at the model's own scale).
+
+        Diffusion-only arguments (``guidance_scale``, ``num_inference_steps``, ...) are
+        refused with a sentence saying this is a GAN.
 
         A list of length N in any of ``prompt``, ``image``, ``mask_image`` makes a batch of
         N; single values are repeated (one image with N prompts gives N variants).
         """
         del generator  # deterministic network: nothing to seed
+        _refuse_unknown(kwargs)
+        if output_type not in OUTPUT_TYPES:
+            raise UserError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}, "
+                            f"not {output_type!r}")
+        if hd_strategy not in HD_STRATEGIES:
+            raise UserError(f"hd_strategy must be one of {', '.join(HD_STRATEGIES)}, "
+                            f"not {hd_strategy!r}")
+        if int(num_images_per_prompt) < 1:
+            raise UserError("num_images_per_prompt must be at least 1")
         model = self.model_for(flip_ensemble)
         images, masks = _as_list(image, "image"), _as_list(mask_image, "mask_image")
         prompts = [prompt] if prompt is None or isinstance(prompt, str) else list(prompt)
@@ -177,40 +287,62 @@ class InpaintPipeline:
                                 "pass one or as many as the batch")
         pixels = [to_pixels(im) for im in images]
         holes = [to_hole(m) for m in masks]
-        pixels, holes = [pixels[i % len(pixels)] for i in range(n)], \
-            [holes[i % len(holes)] for i in range(n)]
-        prompts = [(prompts[i % len(prompts)] or "") for i in range(n)]
-        for i, (p, h) in enumerate(zip(pixels, holes)):
-            if h.shape != p.rgb.shape[:2]:
-                raise UserError(f"mask {i} is {h.shape[1]}×{h.shape[0]} but its image is "
-                                f"{p.size[0]}×{p.size[1]}; pass a mask of the image's size")
+        repeat = int(num_images_per_prompt)
+        order = [i for i in range(n) for _ in range(repeat)]  # diffusers' order: per input
+        pixels = [pixels[i % len(pixels)] for i in order]
+        holes = [holes[i % len(holes)] for i in order]
+        prompts = [(prompts[i % len(prompts)] or "") for i in order]
+        n = len(order)
+        fitted = [fit_hole(h, *p.size, resize=resize_mask) for p, h in zip(pixels, holes)]
+        holes = [h for h, _ in fitted]
+        notes = [note for _, note in fitted]
+        said = self._caption_notes(model, prompts)
+        notes = [list(note) + said[text] for note, text in zip(notes, prompts)]
+        warn_caption(list(dict.fromkeys(w for note in notes for w in note)))
 
         # Every image is planned (and refused if too costly) before any window is cut out.
         plans = [plan_bounded(h, self.resolution, self.limits,
                               "the image" if n == 1 else f"image {i}")
                  for i, h in enumerate(holes)]
-        jobs = [self._job(i, p, h, w) for i, (p, h, plan) in
-                enumerate(zip(pixels, holes, plans)) for w in plan]
+        multiple = 2 ** int(getattr(model.generator.cfg, "num_levels", 5))
+        jobs = [self._job(i, p, h, w, side)
+                for i, (p, h, plan) in enumerate(zip(pixels, holes, plans))
+                for w, side in plan_strategy(h, self.resolution, hd_strategy,
+                                             max(32, multiple), windows=plan)]
         outputs = [p.rgb.copy() for p in pixels]
         maps = [{} for _ in range(n)]
-        for start in range(0, len(jobs), self.batch_size):
-            chunk = jobs[start:start + self.batch_size]
-            result = self._run(model, chunk, [prompts[j.index] for j in chunk])
-            for k, job in enumerate(chunk):
-                self._paste(job, result["final"][k], outputs[job.index], holes[job.index])
-                if return_attention:
-                    self._collect(job, result, k, maps[job.index], holes[job.index].shape)
+        # Windows run in batches of one network side (the "original" strategy mixes sides).
+        for side in sorted({j.image.shape[0] for j in jobs}):
+            same = [j for j in jobs if j.image.shape[0] == side]
+            for start in range(0, len(same), self.batch_size):
+                chunk = same[start:start + self.batch_size]
+                result = self._run(model, chunk, [prompts[j.index] for j in chunk])
+                for k, job in enumerate(chunk):
+                    self._paste(job, result["final"][k], outputs[job.index],
+                                holes[job.index], feather)
+                    if return_attention:
+                        self._collect(job, result, k, maps[job.index],
+                                      holes[job.index].shape)
+        for out, p, h in zip(outputs, pixels, holes):
+            if is_grey(p.rgb):  # grey in, grey out: the fill's luminance, no tint
+                out[h] = to_grey(out[h])
 
         images_out = [Pixels(o, p.alpha).to_pil() for o, p in zip(outputs, pixels)]
         attention = None
         if return_attention:
             attention = [self._attention_list(prompts[i], maps[i]) for i in range(n)]
-        return InpaintOutput(images_out, attention)
+        return InpaintOutput(_convert(images_out, output_type), attention, notes)
 
-    def _job(self, index: int, pixels: Pixels, hole: np.ndarray, window: Window) -> _Job:
-        r = self.resolution
-        image = _resize(crop(pixels.rgb, window), r)
-        mask = _model_mask(crop(hole, window), r)
+    def _caption_notes(self, model, prompts: list[str]) -> dict[str, list[str]]:
+        """What each distinct caption loses (nothing for a model that reads no text)."""
+        if not model.uses_text:
+            return {p: [] for p in prompts}
+        return {p: caption_warnings(p, model.vocab, model.max_len) for p in set(prompts)}
+
+    def _job(self, index: int, pixels: Pixels, hole: np.ndarray, window: Window,
+             side: int) -> _Job:
+        image = _resize(crop(pixels.rgb, window), side)
+        mask = _model_mask(crop(hole, window), side)
         rows, cols, _, _ = paste_region(window, hole.shape[1], hole.shape[0])
         return _Job(index, window, image, mask, int(hole[rows, cols].sum()))
 
@@ -231,15 +363,17 @@ class InpaintPipeline:
         return result
 
     @staticmethod
-    def _paste(job: _Job, fill: np.ndarray, output: np.ndarray, hole: np.ndarray) -> None:
-        side = job.window.side
-        if side != fill.shape[0]:
+    def _paste(job: _Job, fill: np.ndarray, output: np.ndarray, hole: np.ndarray,
+               feather: int | None) -> None:
+        side, run_side = job.window.side, fill.shape[0]
+        if side != run_side:
             fill = cv2.resize(fill, (side, side), interpolation=cv2.INTER_CUBIC
-                              if side > fill.shape[0] else cv2.INTER_AREA)
+                              if side > run_side else cv2.INTER_AREA)
         fill = np.clip(np.rint(fill), 0, 255).astype(np.uint8)
         rows, cols, wrows, wcols = paste_region(job.window, hole.shape[1], hole.shape[0])
-        inside = hole[rows, cols]
-        output[rows, cols][inside] = fill[wrows, wcols][inside]
+        band = auto_band(side, run_side) if feather is None else int(feather)
+        # writes hole pixels only (output[rows, cols] is a view into the image)
+        feather_paste(output[rows, cols], fill[wrows, wcols], hole[rows, cols], band)
 
     @staticmethod
     def _collect(job: _Job, result: dict, k: int, maps: dict, shape: tuple[int, int]) -> None:

@@ -171,3 +171,39 @@ def paste_region(window: Window, width: int, height: int) -> tuple[slice, slice,
     cx0, cy0, cx1, cy1 = window.clipped(width, height)
     return (slice(cy0, cy1), slice(cx0, cx1),
             slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
+
+
+# IOPaint's high-resolution strategies, for a model of a fixed resolution R:
+#   crop      every hole cluster its own window (above), resized to R: the default;
+#   resize    one window over the whole image, resized to R: the most context, least detail;
+#   original  the crop windows at the photo's own pixel scale: the network runs at the
+#             window's side (rounded up to a multiple of 32, at most MAX_ORIGINAL_SIDE), so
+#             a small hole in a big photo is filled with all the detail the photo has.
+HD_STRATEGIES = ("crop", "resize", "original")
+ORIGINAL_MULTIPLE = 32
+MAX_ORIGINAL_SIDE = 1024
+
+
+def whole_image_window(width: int, height: int) -> Window:
+    """One square window holding the whole image (the shorter axis reflection-padded)."""
+    return window_for_box((0, 0, width, height), width, height, 1, margin=0)
+
+
+def plan_strategy(hole: np.ndarray, resolution: int, strategy: str = "crop",
+                  multiple: int = ORIGINAL_MULTIPLE,
+                  windows: list[Window] | None = None) -> list[tuple[Window, int]]:
+    """The windows for ``strategy`` (see :data:`HD_STRATEGIES`), each with the side the
+    network runs it at (``multiple``: what the network's input side must divide by;
+    ``windows``: the hole's crop windows when already planned, e.g. within work limits)."""
+    if strategy not in HD_STRATEGIES:
+        raise ValueError(f"hd_strategy must be one of {', '.join(HD_STRATEGIES)}, "
+                         f"not {strategy!r}")
+    if not hole.any():
+        return []
+    if strategy == "resize":
+        return [(whole_image_window(hole.shape[1], hole.shape[0]), resolution)]
+    windows = plan_windows(hole, resolution) if windows is None else windows
+    if strategy == "crop":
+        return [(w, resolution) for w in windows]
+    return [(w, min(MAX_ORIGINAL_SIDE, max(multiple, -(-w.side // multiple) * multiple)))
+            for w in windows]

@@ -12,7 +12,7 @@ def add_parser(sub) -> None:
         description="Render a synthetic scene, hide its described object and fill the hole "
                     "twice with the shipped shapes model: with the scene's caption and with "
                     "its colour word changed. Writes PNGs and prints what each fill became.")
-    p.add_argument("--model", help="model folder (default: the shipped models/shapes-64)")
+    p.add_argument("--model", help="a model name or folder (default: shapes-64)")
     p.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo)")
     p.add_argument("--seed", type=int, default=3, help="which scene (default 3)")
     p.add_argument("--color", help="colour word for the second caption (default: one the "
@@ -23,9 +23,14 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..demo import SHIPPED_SHAPES_MODEL, run_demo
     from ..errors import UserError
+    from ..shipped import find_model, resolve_model_dir
 
-    model = args.model or SHIPPED_SHAPES_MODEL
-    if not args.model and not SHIPPED_SHAPES_MODEL.is_dir():
-        raise UserError("the shipped model models/shapes-64 is missing; pass --model DIR")
+    if args.model:
+        model = resolve_model_dir(args.model)
+    else:
+        model = SHIPPED_SHAPES_MODEL if SHIPPED_SHAPES_MODEL.is_dir() else find_model("shapes-64")
+        if model is None:
+            raise UserError("the shipped model models/shapes-64 is missing; pass --model DIR "
+                            "(or set TEXTINPAINT_MODELS to the folder that holds shapes-64/)")
     print(json.dumps(run_demo(model, args.out, args.seed, other_color=args.color), indent=2))
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -10,6 +9,17 @@ from tqdm import tqdm
 
 from ..argtypes import positive_float
 from ..errors import UserError
+from ..images import check_output_path
+
+
+def _warn(message: str) -> None:
+    tqdm.write(f"warning: {message}", file=sys.stderr)
+
+
+def _options(args) -> dict:
+    """The pipeline options the command line sets."""
+    return {"resize_mask": args.resize_mask, "hd_strategy": args.hd_strategy,
+            "quality": args.quality}
 
 
 def add_parser(sub) -> None:
@@ -20,20 +30,33 @@ def add_parser(sub) -> None:
         "a folder (--image DIR --mask DIR|FILE --output DIR). Folder images pair with masks by "
         "stem (a.jpg <-> a.png or a_mask.png) and with captions from --captions (JSONL "
         '{"image": "a.jpg", "caption": "..."} or CSV image,caption), else a.txt beside the '
-        "image, else --text. Results are PNG; pixels outside the hole are kept exactly.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "image, else --text. PNG results keep the pixels outside the hole exactly "
+        "(JPEG/WebP re-encode them).")
     p.add_argument("--model", default=None,
-                   help="model folder (default: the shipped models/birds-128)")
+                   help="a model name (see 'textinpaint models') or folder "
+                        "(default: birds-128)")
     p.add_argument("--image", required=True, type=Path, help="image file or folder")
     p.add_argument("--mask", required=True, type=Path,
                    help="mask file (white = hole) or folder of masks")
     p.add_argument("--text", default=None, help="the caption (for a folder: the default one)")
     p.add_argument("--captions", type=Path, default=None, help="JSONL or CSV caption table")
-    p.add_argument("--output", required=True, type=Path, help="output file or folder")
+    p.add_argument("--output", required=True, type=Path,
+                   help="output file (.png, .jpg or .webp) or folder")
+    p.add_argument("--format", choices=("png", "jpg", "webp"), default="png",
+                   help="file type of a folder's results (default png)")
+    p.add_argument("--quality", type=int, default=95,
+                   help="JPEG/WebP quality, 1-100 (default 95)")
+    p.add_argument("--resize-mask", action="store_true",
+                   help="stretch a mask of another size to its image (nearest-neighbour) "
+                        "instead of refusing it")
+    p.add_argument("--hd-strategy", choices=("crop", "resize", "original"), default="crop",
+                   help="large images: a window around each hole at the model's resolution "
+                        "(crop, default), the whole image at it (resize), or the windows at "
+                        "the photo's own scale (original)")
     p.add_argument("--concat", action="store_true",
                    help="also write side-by-side comparisons (input with hole | result); "
                    "for a folder into OUTPUT/concat/")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1")
     p.add_argument("--max-memory-mb", type=positive_float, default=4096,
                    help="refuse an image whose fill would need more memory than this "
                         "(estimated before it starts)")
@@ -57,19 +80,19 @@ def _single(pipe, args) -> int:
         caption = find_caption(args.image, args.image.parent, None, None)
     if caption is None and pipe.model.uses_text:
         raise UserError(f"no caption for '{args.image}': pass --text \"...\"")
-    output = args.output / f"{args.image.stem}.png" if args.output.is_dir() else args.output
-    if output.suffix.lower() != ".png":
-        raise UserError(f"output '{output}' must end in .png (a lossless format keeps the "
-                        "known pixels exact)")
+    output = args.output / f"{args.image.stem}.{args.format}" if args.output.is_dir() \
+        else args.output
+    check_output_path(output)
     item = BatchItem(args.image, args.mask, caption or "", output)
-    report = run_batch(pipe, [item], progress=False, on_problem=lambda m: None)
+    report = run_batch(pipe, [item], progress=False, on_problem=lambda m: None,
+                       options=_options(args), on_warning=_warn)
     if report.problems:
         raise UserError(report.problems[0])
     if args.concat:  # the single-file comparison goes beside the result
         from ..batch import load_pair, side_by_side
         from ..images import open_image
 
-        image, hole = load_pair(args.image, args.mask)
+        image, hole, _ = load_pair(args.image, args.mask, args.resize_mask)
         compare = output.with_name(output.stem + "_concat.png")
         side_by_side(image, hole, open_image(output)).save(compare)
     print(f"wrote {output}" + (" (replacing the existing file)" if report.replaced else ""))
@@ -78,13 +101,21 @@ def _single(pipe, args) -> int:
 
 def run(args) -> int:
     """Fill the image(s); exit 0 if anything was written."""
+    import warnings
+
     from ..batch import plan_batch, run_batch
+    from ..caption_check import CaptionWarning
     from ..outputs import ensure_writable_dir
     from ..pipeline import InpaintPipeline
     from ..shipped import resolve_model_dir
 
+    # The batch prints each caption warning as one "warning:" line; Python's own copy of it
+    # (file, line number) would only repeat it.
+    warnings.simplefilter("ignore", CaptionWarning)
     if not args.image.exists():
         raise UserError(f"image '{args.image}' does not exist")
+    if not 1 <= args.quality <= 100:
+        raise UserError(f"--quality must be between 1 and 100, not {args.quality}")
     # Before the model loads: an output that cannot be written should cost no time.
     single = args.image.is_file() and not args.output.is_dir()
     ensure_writable_dir(args.output.parent if single else args.output)
@@ -97,10 +128,10 @@ def run(args) -> int:
     if args.image.is_file():
         return _single(pipe, args)
     items, skipped = plan_batch(args.image, args.mask, args.output, args.captions, args.text,
-                                needs_text=pipe.model.uses_text)
+                                needs_text=pipe.model.uses_text, suffix=f".{args.format}")
     for line in skipped:
         print(f"warning: {line}", file=sys.stderr)
-    report = run_batch(pipe, items, concat=args.concat, skipped=skipped,
-                       on_problem=lambda m: tqdm.write(f"warning: {m}", file=sys.stderr))
+    report = run_batch(pipe, items, concat=args.concat, skipped=skipped, on_problem=_warn,
+                       options=_options(args), on_warning=_warn)
     print(report.summary(args.output))
     return 0 if report.written else 1

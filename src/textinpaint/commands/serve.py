@@ -17,7 +17,8 @@ def add_parser(sub) -> None:
                        "the OpenAPI docs at /docs and the painter at /. Binds to 127.0.0.1 "
                        "unless --host says otherwise.")
     p.add_argument("--model", default=None,
-                   help="model folder (default: the shipped models/birds-128)")
+                   help="a model name (see 'textinpaint models') or folder "
+                        "(default: birds-128)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=port, default=8080, help="port (default 8080)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")

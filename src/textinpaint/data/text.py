@@ -58,9 +58,25 @@ class Vocabulary:
     def __contains__(self, word: str) -> bool:
         return word in self.stoi
 
+    def read_as(self, word: str) -> str | None:
+        """The vocabulary word ``word`` is read as: itself when known, else the basic colour
+        term a colour name is nearest to (:mod:`.colour_words`), else None (``<unk>``)."""
+        if word in self.stoi:
+            return word
+        from .colour_words import basic_colour_for
+
+        return basic_colour_for(word, frozenset(self.stoi))
+
+    def _id(self, word: str) -> int:
+        found = self.stoi.get(word)
+        if found is None:
+            found = self.stoi.get(self.read_as(word) or UNK, UNK_ID)
+        return found
+
     def encode(self, caption: str, max_len: int = DEFAULT_MAX_LEN) -> tuple[np.ndarray, int]:
-        """Token ids padded to ``max_len`` (int64) and the true length (≤ ``max_len``)."""
-        ids = [self.stoi.get(tok, UNK_ID) for tok in tokenize(caption)][:max_len]
+        """Token ids padded to ``max_len`` (int64) and the true length (≤ ``max_len``); an
+        unknown colour name takes the id of the basic colour term it looks like."""
+        ids = [self._id(tok) for tok in tokenize(caption)][:max_len]
         out = np.zeros(max_len, dtype=np.int64)
         out[: len(ids)] = ids
         return out, len(ids)

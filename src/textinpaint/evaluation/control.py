@@ -22,6 +22,7 @@ from math import comb
 import numpy as np
 import torch
 
+from ..data.colour_words import colour_table
 from ..errors import UserError
 
 # Reference colours as they look on birds (plumage, not pure sRGB primaries): their a*b*
@@ -82,9 +83,11 @@ def parse_palette(text: str | None) -> tuple[tuple[str, ...], dict[str, tuple[in
             rgb[name] = tuple(int(code[i:i + 2], 16) for i in (0, 2, 4))
         elif name in COLOUR_RGB:
             rgb[name] = COLOUR_RGB[name]
+        elif name in colour_table():  # any one-word CSS4/xkcd colour name, e.g. cobalt
+            rgb[name] = tuple(round(255 * c) for c in colour_table()[name])
         else:
-            raise UserError(f"--palette: unknown colour '{name}'; use one of "
-                            f"{', '.join(COLOUR_RGB)} or name=#rrggbb")
+            raise UserError(f"--palette: unknown colour '{name}'; use a colour name (red, "
+                            f"cobalt, vermillion, ...: CSS4 or xkcd) or name=#rrggbb")
         names.append(name)
     if len(names) < 2 or len(set(names)) != len(names):
         raise UserError(f"--palette needs at least two different colours, got {names}")

@@ -10,10 +10,14 @@ Routes:
   ``{"image": base64 PNG, "model", "time_ms", "width", "height", "flip_ensemble"}`` and,
   when asked,
   ``"attention": [{"word", "weight", "map": base64 greyscale PNG}]`` with ``"map_scale"``
-  (the attention value that the PNG's 255 stands for; all words share it).
+  (the attention value that the PNG's 255 stands for; all words share it); ``"warnings"``
+  lists what the request lost (unknown caption words, a stretched mask). With
+  ``Accept: image/png`` (or ``image/jpeg``, ``image/webp``) the answer is the image's bytes,
+  the rest in ``X-Textinpaint-*`` headers. The fields are :mod:`.schemas`' models.
 * ``GET /api/v1/model`` — what the loaded model is and the request limits.
 * ``GET /healthz`` — liveness.
 * ``GET /`` — the painter (``static/index.html`` with ``app.js``/``app.css``, no CDN).
+* ``GET /docs``, ``/redoc``, ``/openapi.json`` — the API's documentation, served offline.
 
 Every refused request gets a 4xx and ``{"error": "..."}``; the server keeps serving. The
 network runs in a worker thread behind a lock, so concurrent requests queue up safely.
@@ -31,27 +35,34 @@ from __future__ import annotations
 import base64
 import dataclasses
 import io
+import json
 import logging
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..caption_check import CaptionWarning
 from ..errors import UserError
 from ..pipeline import InpaintPipeline
+from ..windows import HD_STRATEGIES
 from ..work import MB, WorkLimits, plan_bounded, worst_case_bytes
+from .accept import IMAGE_TYPES, wanted_image_type
 from .budget import MemoryBudget
+from .docs import mount_docs
 from .guard import HostOriginGuard
 from .inputs import ApiError, InpaintInputs, Limits, image_size, prepare_inputs, read_fields
+from .schemas import ERRORS, Health, InpaintAnswer, ModelInfo
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -102,6 +113,22 @@ def _model_info(pipe: InpaintPipeline, limits: Limits) -> dict:
             "version": __version__}
 
 
+def _image_response(image: Image.Image, media_type: str, model, elapsed: float,
+                    said: list[str]) -> Response:
+    """The result as raw image bytes (the client's ``Accept``), the rest in headers."""
+    buffer = io.BytesIO()
+    fmt = IMAGE_TYPES[media_type]
+    if fmt == "JPEG" and image.mode != "RGB":
+        image = image.convert("RGB")  # JPEG has no alpha
+    image.save(buffer, format=fmt, **({} if fmt == "PNG" else {"quality": 95}))
+    headers = {"X-Textinpaint-Model": model.name,
+               "X-Textinpaint-Time-Ms": f"{elapsed:.1f}",
+               "X-Textinpaint-Flip-Ensemble": str(model.flip_ensemble).lower(),
+               # JSON, ASCII-escaped: a header carries no raw non-ASCII text
+               "X-Textinpaint-Warnings": json.dumps(said)}
+    return Response(buffer.getvalue(), media_type=media_type, headers=headers)
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
@@ -149,9 +176,10 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
     budget = MemoryBudget(int(max_memory_mb * MB))
     lock = threading.Lock()
     info = _model_info(pipe, limits)
-    app = FastAPI(title="textinpaint", version=__version__,
+    app = FastAPI(title="textinpaint", version=__version__, docs_url=None, redoc_url=None,
                   description="Text-guided image inpainting: API and web painter.")
     app.state.budget, app.state.lock = budget, lock  # for monitoring and tests
+    mount_docs(app)  # /docs and /redoc from local assets: they work offline
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
@@ -170,16 +198,21 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
         log.exception("request failed")
         return _error(500, f"internal error ({type(exc).__name__}); see the server log")
 
-    def infer(inputs: InpaintInputs) -> dict:
+    def infer(inputs: InpaintInputs, image_type: str | None = None) -> dict | Response:
         # one forward pass at a time: torch threads are shared anyway
         if not lock.acquire(timeout=queue_seconds):
             raise _busy("every request waits for the one being filled", queue_seconds)
         try:
             start = time.perf_counter()
             try:
-                out = pipe(prompt=inputs.text, image=inputs.image, mask_image=inputs.hole,
-                           return_attention=inputs.return_attention,
-                           flip_ensemble=inputs.flip_ensemble)
+                # The caption's warnings go to the client (out.warnings), not to the log;
+                # under the lock no other request is in the pipeline meanwhile.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", CaptionWarning)
+                    out = pipe(prompt=inputs.text, image=inputs.image, mask_image=inputs.hole,
+                               return_attention=inputs.return_attention,
+                               flip_ensemble=inputs.flip_ensemble,
+                               hd_strategy=inputs.hd_strategy)
             except UserError as exc:  # e.g. an image mode the pipeline cannot convert
                 raise ApiError(400, str(exc)) from None
             elapsed = (time.perf_counter() - start) * 1000
@@ -187,30 +220,43 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
             lock.release()
         result = out.images[0]
         ran = pipe.model_for(inputs.flip_ensemble)  # the name says what ran: NAME or NAME+flip
+        said = inputs.warnings + out.warnings[0]
+        if image_type is not None:
+            return _image_response(result, image_type, ran, elapsed, said)
         answer = {"image": png_b64(result), "model": ran.name, "time_ms": round(elapsed, 1),
                   "width": result.width, "height": result.height,
-                  "flip_ensemble": ran.flip_ensemble}
+                  "flip_ensemble": ran.flip_ensemble, "warnings": said}
         if inputs.return_attention:
             answer["attention"], answer["map_scale"] = _attention_json(out.attention[0])
         return answer
 
     @app.post("/api/v1/inpaint", summary="Fill the white part of the mask, guided by the text",
+              response_model=InpaintAnswer, response_model_exclude_unset=True,
+              responses={**ERRORS, 200: {"content": {
+                  kind: {"schema": {"type": "string", "format": "binary"}}
+                  for kind in IMAGE_TYPES}, "description": "JSON, or with Accept: image/png "
+                  "(image/jpeg, image/webp) the image's bytes"}},
               openapi_extra={"requestBody": {"content": {
                   "multipart/form-data": {"schema": {"type": "object", "properties": {
                       "image": {"type": "string", "format": "binary"},
                       "mask": {"type": "string", "format": "binary"},
                       "text": {"type": "string"},
                       "return_attention": {"type": "boolean"},
-                      "flip_ensemble": {"type": "boolean"}},
+                      "flip_ensemble": {"type": "boolean"},
+                      "resize_mask": {"type": "boolean"},
+                      "hd_strategy": {"type": "string", "enum": list(HD_STRATEGIES)}},
                       "required": ["image", "mask", "text"]}},
                   "application/json": {"schema": {"type": "object", "properties": {
                       "image": {"type": "string", "description": "base64 image file"},
                       "mask": {"type": "string", "description": "base64 mask file"},
                       "text": {"type": "string"},
                       "return_attention": {"type": "boolean"},
-                      "flip_ensemble": {"type": "boolean"}},
+                      "flip_ensemble": {"type": "boolean"},
+                      "resize_mask": {"type": "boolean"},
+                      "hd_strategy": {"type": "string", "enum": list(HD_STRATEGIES)}},
                       "required": ["image", "mask", "text"]}}}}})
     async def inpaint(request: Request):
+        image_type = wanted_image_type(request.headers.get("accept"))
         # The body and its parsed copy count against the budget while they are held.
         declared = request.headers.get("content-length", "")
         held = 2 * min(int(declared) if declared.isdigit() else limits.max_body,
@@ -218,7 +264,7 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
         await run_in_threadpool(reserve, held)
         try:
             fields = await read_fields(request, limits)
-            return await run_in_threadpool(handle, fields, held)
+            return await run_in_threadpool(handle, fields, held, image_type)
         finally:
             budget.release(held)
 
@@ -226,7 +272,7 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
         if not budget.acquire(amount, queue_seconds):
             raise _busy("waiting for memory", queue_seconds)
 
-    def handle(fields: dict, held: int) -> dict:
+    def handle(fields: dict, held: int, image_type: str | None) -> dict | Response:
         """Decode, check and fill one request's fields, in a worker thread."""
         width, height = image_size(fields, limits)
         need = worst_case_bytes(width, height, work)
@@ -243,15 +289,16 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                 plan_bounded(inputs.hole, pipe.resolution, work)
             except UserError as exc:
                 raise ApiError(413, str(exc)) from None
-            return infer(inputs)
+            return infer(inputs, image_type)
         finally:
             budget.release(need)
 
-    @app.get("/api/v1/model", summary="The loaded model and the request limits")
+    @app.get("/api/v1/model", summary="The loaded model and the request limits",
+             response_model=ModelInfo)
     async def model_info():
         return info
 
-    @app.get("/healthz", summary="Liveness check")
+    @app.get("/healthz", summary="Liveness check", response_model=Health)
     async def healthz():
         return {"status": "ok", "model": pipe.name}
 

@@ -21,7 +21,8 @@ from starlette.requests import Request
 
 from ..data.text import tokenize
 from ..errors import UserError
-from ..images import ImageTooLarge, open_image, to_hole
+from ..images import ImageTooLarge, align_mask, mask_size_error, open_image, to_hole
+from ..windows import HD_STRATEGIES
 from ..work import WorkLimits, check_shape
 
 ORIENTATION = 0x0112  # the EXIF tag open_image turns images upright by
@@ -69,6 +70,8 @@ class InpaintInputs:
     text: str
     return_attention: bool
     flip_ensemble: bool | None = None
+    hd_strategy: str = "crop"
+    warnings: list[str] = field(default_factory=list)  # e.g. "the mask was stretched"
 
 
 async def read_body(request: Request, limit: int, seconds: float | None = None) -> bytes:
@@ -105,7 +108,8 @@ def _b64(value, name: str) -> bytes:
 
 
 # The request's fields besides the two files.
-OPTION_FIELDS = ("text", "prompt", "return_attention", "flip_ensemble")
+OPTION_FIELDS = ("text", "prompt", "return_attention", "flip_ensemble", "resize_mask",
+                 "hd_strategy")
 
 
 def _flag(value, name: str) -> bool:
@@ -217,6 +221,8 @@ def image_size(fields: dict, limits: Limits) -> tuple[int, int]:
         try:
             with Image.open(io.BytesIO(data)) as im:
                 size = im.size
+                if name == "image":
+                    stored = size
                 if im.getexif().get(ORIENTATION) in (5, 6, 7, 8):  # turned upright: w <-> h
                     size = size[::-1]
                 sizes.append(size)
@@ -227,9 +233,11 @@ def image_size(fields: dict, limits: Limits) -> tuple[int, int]:
     if width * height > limits.max_pixels:
         raise ApiError(413, f"the image file has {width}×{height} pixels, more than the limit "
                             f"of {limits.max_pixels} pixels; downscale it first")
-    if mask != (width, height):
-        raise ApiError(400, f"the mask is {mask[0]}×{mask[1]} but the image is "
-                            f"{width}×{height}; send a mask of the image's size")
+    # The displayed size, the EXIF-stored size (turned later) or resize_mask=true pass here;
+    # prepare_inputs applies the rule (images.align_mask) once the files are decoded.
+    if mask not in ((width, height), stored) and not _flag(fields.get("resize_mask"),
+                                                            "resize_mask"):
+        raise ApiError(400, str(mask_size_error(mask, (width, height), "resize_mask=true")))
     try:
         check_shape(width, height, limits.work, "the image")
     except UserError as exc:
@@ -246,16 +254,22 @@ def prepare_inputs(fields: dict, limits: Limits) -> InpaintInputs:
     return_attention = _flag(fields.get("return_attention"), "return_attention")
     flip = fields.get("flip_ensemble")
     flip_ensemble = None if flip is None else _flag(flip, "flip_ensemble")
+    resize_mask = _flag(fields.get("resize_mask"), "resize_mask")
+    hd_strategy = fields.get("hd_strategy") or "crop"
+    if hd_strategy not in HD_STRATEGIES:
+        raise ApiError(400, f"field 'hd_strategy' must be one of {', '.join(HD_STRATEGIES)}, "
+                            f"not {hd_strategy!r}")
     image = _decode(fields["image"], "image", limits)
     mask = _decode(fields["mask"], "mask", limits)
-    if mask.size != image.size:
-        raise ApiError(400, f"the mask is {mask.width}×{mask.height} but the image is "
-                            f"{image.width}×{image.height}; send a mask of the image's size")
+    try:  # the CLI's rule: displayed size, EXIF-stored size, or resize_mask=true
+        mask, notes = align_mask(mask, image, resize_mask, flag="resize_mask=true")
+    except UserError as exc:
+        raise ApiError(400, str(exc)) from None
     hole = to_hole(mask)
     if not hole.any():
         raise ApiError(400, "the mask has no white (hole) pixels; paint the region to fill "
                             "in white")
-    return InpaintInputs(image, hole, text, return_attention, flip_ensemble)
+    return InpaintInputs(image, hole, text, return_attention, flip_ensemble, hd_strategy, notes)
 
 
 async def parse_inpaint_request(request: Request, limits: Limits) -> InpaintInputs:

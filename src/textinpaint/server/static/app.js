@@ -24,7 +24,7 @@
     undo: $("#undo"), redo: $("#redo"), clear: $("#clear"),
     caption: $("#caption"), examples: $("#examples"), explain: $("#explain"), flip: $("#flip"),
     inpaint: $("#inpaint"), status: $("#status"), results: $("#results"),
-    modelInfo: $("#model-info"),
+    modelInfo: $("#model-info"), captionCheck: $("#caption-check"),
   };
   const maskCtx = els.maskCanvas.getContext("2d", { willReadFrequently: true });
 
@@ -402,6 +402,28 @@
     commit(op);
   }
 
+  // ---------------------------------------------------------------- caption check
+  // The server's tokenizer: ASCII only, lower-case \w+ words. Words past the model's limit
+  // and lines with no readable word are said here, before the request; unknown words need
+  // the vocabulary, so the server names those in each result's warnings.
+  function words(line) {
+    return line.replace(/[^\x00-\x7f]/g, "").toLowerCase().match(/\w+/g) || [];
+  }
+
+  function checkCaption() {
+    const limit = state.model && state.model.max_caption_words;
+    const notes = [];
+    els.caption.value.split("\n").forEach((line, i) => {
+      if (!line.trim()) return;
+      const n = words(line).length;
+      const which = els.caption.value.includes("\n") ? `Line ${i + 1}` : "The caption";
+      if (n === 0) notes.push(`${which} has no word the model can read (ASCII words only).`);
+      else if (limit && n > limit) notes.push(`${which} has ${n} words; the model reads the first ${limit}.`);
+    });
+    els.captionCheck.textContent = notes.join(" ");
+    els.captionCheck.hidden = !notes.length;
+  }
+
   // ---------------------------------------------------------------- inpainting
   function captions() {
     const lines = els.caption.value.split("\n").map((s) => s.trim()).filter(Boolean);
@@ -551,8 +573,12 @@
       className: "button", href: src, download: `${base}-inpainted-${n}.png`,
       textContent: "Download",
     });
+    // What the model could not read of the caption (unknown words, words past its limit)
+    const notes = (answer.warnings || []).map((w) => el("p", { className: "warning", textContent: w }));
+    notes.forEach((n) => n.setAttribute("role", "note"));
     card.append(
       el("p", { className: text ? "caption" : "caption none", textContent: text || "(no caption)" }),
+      ...notes,
       compare,
       el("div", { className: "controls" }, [el("span", { textContent: "before" }), slider,
         el("span", { textContent: "after" })]),
@@ -635,6 +661,7 @@
     els.redo.addEventListener("click", redo);
     els.clear.addEventListener("click", clearMask);
     els.inpaint.addEventListener("click", inpaint);
+    els.caption.addEventListener("input", checkCaption);
     els.maskCanvas.addEventListener("pointerdown", onPointerDown);
     els.maskCanvas.addEventListener("pointermove", onPointerMove);
     els.maskCanvas.addEventListener("pointerup", onPointerUp);
