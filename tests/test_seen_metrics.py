@@ -68,6 +68,9 @@ def test_palette_and_task_parsing():
     assert names == ("red", "teal") and rgb["teal"] == (32, 160, 160)
     names, rgb = control.parse_palette("vermillion,cobalt")  # any CSS4/xkcd colour name
     assert rgb["cobalt"][2] > rgb["cobalt"][0] and rgb["vermillion"][0] > rgb["vermillion"][2]
+    (task,) = control.build_tasks(["box"], "vermillion,cobalt,x=#00ff00")
+    dirs = control.directions(task.palette, dict(task.rgb))  # every colour has a direction
+    assert dirs.shape == (3, 2) and np.isfinite(dirs).all()
     for bad in ("red", "red,red", "red,notacolour", "red,x=#12"):
         with pytest.raises(UserError):
             control.parse_palette(bad)

@@ -54,6 +54,9 @@ class ControlTask:
     kind: str
     palette: tuple[str, ...]
     template: str | None
+    # (name, RGB) of each palette colour: a --palette name=#rrggbb or xkcd name is no
+    # entry of COLOUR_RGB
+    rgb: tuple[tuple[str, tuple[int, int, int]], ...] = ()
 
     @property
     def masks(self) -> str:
@@ -97,7 +100,7 @@ def parse_palette(text: str | None) -> tuple[tuple[str, ...], dict[str, tuple[in
 def build_tasks(kinds: list[str], palette: str | None = None,
                 templates: dict[str, str] | None = None) -> list[ControlTask]:
     """Control tasks for ``kinds`` (box, head, object), with their palette and templates."""
-    names, _ = parse_palette(palette)
+    names, rgb = parse_palette(palette)
     out = []
     for kind in kinds:
         if kind not in TASK_MASKS:
@@ -107,7 +110,7 @@ def build_tasks(kinds: list[str], palette: str | None = None,
         if template is not None and "{colour}" not in template:
             raise UserError(f"--template {kind}: the template must contain {{colour}}, got "
                             f"{template!r}")
-        out.append(ControlTask(kind, names, template))
+        out.append(ControlTask(kind, names, template, tuple(rgb.items())))
     return out
 
 

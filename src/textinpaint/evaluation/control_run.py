@@ -92,7 +92,7 @@ def run_task(runners: dict, task: control.ControlTask, dataset_spec: str, split:
     """Fill every image of the split once per palette caption with every method."""
     evalset = build_eval_set(dataset_spec, split, task.masks, resolution, seed, limit,
                              progress, sample)
-    dirs = control.directions(task.palette)
+    dirs = control.directions(task.palette, dict(task.rgb) or None)
     state = TaskState(task)
     shown = set(np.linspace(0, evalset.n - 1, min(grid_rows, evalset.n)).round().astype(int)
                 .tolist()) if grid_rows > 0 else set()
