@@ -99,7 +99,7 @@ def test_preset_and_time_scale_shape_each_phase():
     seeded = phase_overrides(with_options(recipe, overrides=["train.batch_size=2"]), last)
     assert seeded[-2:] == ["train.batch_size=2", "train.max_minutes=150.69"]
     assert seeded.index("train.batch_size=2") > seeded.index("train.batch_size=4")
-    shipped = load_recipe(CONFIG_ROOT / "recipes" / "birds-128.yaml")
+    shipped = load_recipe(CONFIG_ROOT / "recipes" / "birds-128-v1.yaml")
     assert [p.max_steps for p in shipped.phases] == [4000, 5000, 6000, 30000]
 
 
@@ -123,6 +123,19 @@ def test_birds_256_is_what_its_recipe_builds():
     assert info["generator"] == _without_new_defaults(to_dict(cfg.generator), info["generator"],
                                                       type(cfg.generator)())
     assert info["damsm_run"]["resolution"] == 256
+
+
+def test_birds_128_is_what_its_recipe_builds():
+    """models/birds-128 is its recipe's one phase: v1's generator fine-tuned on object holes."""
+    recipe = load_recipe(CONFIG_ROOT / "recipes" / "birds-128.yaml")
+    (cfg,) = phase_configs(recipe)
+    info = json.loads((CONFIG_ROOT.parent / "models" / "birds-128" / "config.json").read_text())
+    assert info["resolution"] == recipe.resolution == 128
+    assert info["train"] == _without_new_defaults(to_dict(cfg.train), info["train"],
+                                                  type(cfg.train)())
+    assert info["loss"] == to_dict(cfg.loss)
+    assert info["train"]["init_generator"] == recipe.damsm.folder == "models/birds-128-v1"
+    assert (CONFIG_ROOT.parent / info["train"]["init_generator"] / "generator.safetensors").is_file()
 
 
 def _without_new_defaults(made: dict, recorded: dict, defaults) -> dict:

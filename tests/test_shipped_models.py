@@ -72,3 +72,34 @@ def test_shapes_model_follows_the_colour_word():
             hits += score_fill(fill, target)["color"] == color
             trials += 1
     assert hits / trials >= 0.75, f"{hits}/{trials} fills took the caption's colour"
+
+
+@pytest.mark.skipif("birds-128" not in SHIPPED, reason="models/birds-128 is not shipped")
+def test_birds_128_paints_the_colour_the_caption_names_on_real_test_birds(shared_data):
+    """CUB test birds (never trained on) with the bird's box hidden: a red caption's fill is
+    redder than a blue caption's, and a blue one's bluer, on every image; a colour name the
+    model never read ("cobalt") steers like "blue"."""
+    import torch
+
+    from textinpaint.data import build_dataset
+    from textinpaint.evaluation.control import to_lab
+
+    root = shared_data / "cub"
+    if not (root / "CUB_200_2011").is_dir():
+        pytest.skip(f"CUB subset not found under {root}")
+    data = build_dataset(f"cub:{root}", "test", 128, masks="object:-0.15", train=False)
+    pipe = InpaintPipeline.from_pretrained(MODELS / "birds-128")
+    template = "this bird is bright {} all over with a {} head and {} wings"
+    for index in (0, 300, 700):
+        item = data[index]
+        image = ((item["image"].permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
+        hole = item["mask"][0].numpy() > 0.5
+        ab = {}
+        for colour in ("red", "blue", "cobalt"):
+            fill = np.asarray(pipe(prompt=template.format(colour, colour, colour), image=image,
+                                   mask_image=hole).images[0])
+            lab = to_lab(torch.from_numpy(fill).permute(2, 0, 1)[None].float() / 255)[0]
+            ab[colour] = lab[1:, torch.from_numpy(hole)].mean(dim=1).numpy()
+        assert ab["red"][0] > ab["blue"][0] + 5, (index, ab)  # a*: red is the redder
+        assert ab["blue"][1] < ab["red"][1] - 5, (index, ab)  # b*: blue is the bluer
+        assert np.abs(ab["cobalt"] - ab["blue"]).max() < 1e-6, (index, ab)

@@ -32,7 +32,10 @@ DEFAULT_MODEL = "birds-128"
 
 # What each shipped model is for, in one line (``textinpaint models`` prints these).
 SHIPPED = {
-    "birds-128": "birds (CUB), 128 px windows: the default for inpaint and serve; fast on a CPU",
+    "birds-128": "birds (CUB), 128 px windows: the default for inpaint and serve; the caption "
+                 "decides the fill's colour; fast on a CPU",
+    "birds-128-v1": "the previous birds-128: smooth fills that mostly ignore the caption; the "
+                    "start of birds-128's recipe",
     "birds-256": "birds (CUB), 256 px windows: more detail, about 3x birds-128's CPU time",
     "shapes-64": "synthetic shapes scenes, 64 px: the demo; shows the caption's colour word "
                  "decide the fill",
