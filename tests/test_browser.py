@@ -201,3 +201,82 @@ def test_api_docs_render_with_the_network_cut_off(browser, server_url):
     # ReDoc renders all the same; only its "powered by" logo would come from its CDN.
     assert all(url.endswith("logo-mini.svg") for url in outside), outside
     page.close()
+
+
+SHIPPED_BIRDS = Path(__file__).resolve().parents[1] / "models" / "birds-128"
+
+
+@pytest.fixture(scope="module")
+def birds_url(shared_data):
+    """The real server with the shipped birds-128, on its own loopback port."""
+    import uvicorn
+
+    from textinpaint.server.app import create_app
+
+    if not (SHIPPED_BIRDS / "config.json").is_file():
+        pytest.skip("models/birds-128 is not shipped")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(SHIPPED_BIRDS), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_shipped_birds_variants_follow_their_captions_and_explain(browser, birds_url, shared_data,
+                                                                  tmp_path):
+    """A real CUB test bird in the painter with birds-128: the bird painted over, two caption
+    lines give two fills, the red one redder and the blue one bluer; hovering a word of a
+    result overlays its attention map."""
+    from textinpaint.data.base import bird_crop_box
+    from textinpaint.data.cub import load_records
+
+    root = shared_data / "cub"
+    if not (root / "CUB_200_2011").is_dir():
+        pytest.skip(f"CUB subset not found under {root}")
+    record = [r for r in load_records(root, "test") if r.bbox][792]
+    photo = Image.open(record.path).convert("RGB")
+    photo = photo.crop(bird_crop_box(record.bbox, photo.width, photo.height)).resize((256, 256))
+    photo.save(tmp_path / "bird.png")
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(birds_url)
+    page.get_by_label("Open image").set_input_files(str(tmp_path / "bird.png"))
+    canvas = page.get_by_label("Mask canvas: paint the part to fill")
+    canvas.wait_for(state="visible")
+    box = canvas.bounding_box()
+    page.keyboard.press("]")  # a broader brush: the bird's middle, in three strokes
+    for y in (0.42, 0.5, 0.58):
+        page.mouse.move(box["x"] + 0.38 * box["width"], box["y"] + y * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.62 * box["width"], box["y"] + y * box["height"], steps=8)
+        page.mouse.up()
+    page.get_by_label("Caption", exact=True).fill(
+        "this bird is bright red all over with a red head and red wings\n"
+        "this bird is bright blue all over with a blue head and blue wings")
+    page.get_by_role("button", name="Inpaint").click()
+    page.locator("#results img.after").nth(1).wait_for(state="visible", timeout=120_000)
+    red, blue = (data_url_pixels(page.locator("#results img.after").nth(i).get_attribute("src"))
+                 for i in (0, 1))
+    hole = data_url_pixels(page.evaluate("window.textinpaint.maskDataURL()"))[:, :, 0] > 127
+    assert hole.sum() > 2000
+    original = np.asarray(photo)
+    np.testing.assert_array_equal(red[~hole], original[~hole])
+    r, b = red[hole].astype(float).mean(axis=0), blue[hole].astype(float).mean(axis=0)
+    assert r[0] - r[2] > b[0] - b[2] + 40, (r, b)  # red: more red than blue, by far
+
+    word = page.locator(".result .word", has_text="red").first
+    word.hover()
+    page.locator(".result .compare.explaining").wait_for()
+    assert "weight" in word.get_attribute("aria-label")
+    page.screenshot(path=str(tmp_path / "painter-birds.png"), full_page=True)
+    assert not errors, errors
+    page.close()
