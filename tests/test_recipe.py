@@ -135,7 +135,8 @@ def test_birds_128_is_what_its_recipe_builds():
                                                   type(cfg.train)())
     assert info["loss"] == to_dict(cfg.loss)
     assert info["train"]["init_generator"] == recipe.damsm.folder == "models/birds-128-v1"
-    assert (CONFIG_ROOT.parent / info["train"]["init_generator"] / "generator.safetensors").is_file()
+    start = CONFIG_ROOT.parent / info["train"]["init_generator"]
+    assert (start / "generator.safetensors").is_file()
 
 
 def _without_new_defaults(made: dict, recorded: dict, defaults) -> dict:
