@@ -98,7 +98,7 @@ def test_birds_128_paints_the_colour_the_caption_names_on_real_test_birds(shared
         for colour in ("red", "blue", "cobalt"):
             fill = np.asarray(pipe(prompt=template.format(colour, colour, colour), image=image,
                                    mask_image=hole).images[0])
-            lab = to_lab(torch.from_numpy(fill).permute(2, 0, 1)[None].float() / 255)[0]
+            lab = to_lab(torch.from_numpy(fill.copy()).permute(2, 0, 1)[None].float() / 255)[0]
             ab[colour] = lab[1:, torch.from_numpy(hole)].mean(dim=1).numpy()
         assert ab["red"][0] > ab["blue"][0] + 5, (index, ab)  # a*: red is the redder
         assert ab["blue"][1] < ab["red"][1] - 5, (index, ab)  # b*: blue is the bluer
