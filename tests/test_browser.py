@@ -34,24 +34,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server_url(tiny_pipe):
+def serve(pipeline, start_seconds: float = 30):
+    """The real server for ``pipeline`` on a free loopback port: yields its URL, then stops."""
     import uvicorn
 
     from textinpaint.server.app import create_app
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(tiny_pipe), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(pipeline), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + start_seconds
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}/"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server_url(tiny_pipe):
+    yield from serve(tiny_pipe)
 
 
 @pytest.fixture(scope="module")
@@ -209,24 +214,9 @@ SHIPPED_BIRDS = Path(__file__).resolve().parents[1] / "models" / "birds-128"
 @pytest.fixture(scope="module")
 def birds_url(shared_data):
     """The real server with the shipped birds-128, on its own loopback port."""
-    import uvicorn
-
-    from textinpaint.server.app import create_app
-
     if not (SHIPPED_BIRDS / "config.json").is_file():
         pytest.skip("models/birds-128 is not shipped")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(SHIPPED_BIRDS), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from serve(SHIPPED_BIRDS, start_seconds=60)
 
 
 def test_shipped_birds_variants_follow_their_captions_and_explain(browser, birds_url, shared_data,

@@ -43,6 +43,7 @@ class Vocabulary:
         self.stoi = {w: i for i, w in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
             raise ValueError("vocabulary words must be unique")
+        self._known = frozenset(self.stoi)  # built once: the colour-word lookup's cache key
 
     @classmethod
     def build(cls, captions: Iterable[str], min_count: int = 1) -> Vocabulary:
@@ -65,7 +66,7 @@ class Vocabulary:
             return word
         from .colour_words import basic_colour_for
 
-        return basic_colour_for(word, frozenset(self.stoi))
+        return basic_colour_for(word, self._known)
 
     def _id(self, word: str) -> int:
         found = self.stoi.get(word)
