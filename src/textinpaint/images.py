@@ -256,15 +256,20 @@ def check_output_path(path: Path) -> str:
     return fmt
 
 
-def save_image(image: Image.Image, path: Path, quality: int = 95) -> None:
-    """Write ``image`` as PNG, JPEG or WebP by ``path``'s suffix (``quality`` 1-100 for the
-    lossy two; JPEG has no alpha, so an RGBA result is flattened onto white there)."""
-    fmt = check_output_path(path)
+def write_image(image: Image.Image, target, fmt: str, quality: int = 95) -> None:
+    """Write ``image`` to ``target`` (a path or a binary file) as PIL format ``fmt`` (PNG,
+    JPEG or WEBP; ``quality`` 1-100 for the lossy two). JPEG has no alpha, so an RGBA result
+    is flattened onto white there."""
     if fmt == "PNG":
-        image.save(path, format="PNG")
+        image.save(target, format="PNG")
         return
     if fmt == "JPEG" and image.mode in ("RGBA", "LA", "P"):
         flat = Image.new("RGB", image.size, "white")
         flat.paste(image, mask=image.convert("RGBA").getchannel("A"))
         image = flat
-    image.save(path, format=fmt, quality=int(quality))
+    image.save(target, format=fmt, quality=int(quality))
+
+
+def save_image(image: Image.Image, path: Path, quality: int = 95) -> None:
+    """Write ``image`` as PNG, JPEG or WebP by ``path``'s suffix (see :func:`write_image`)."""
+    write_image(image, path, check_output_path(path), quality)

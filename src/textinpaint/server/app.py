@@ -54,6 +54,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..caption_check import CaptionWarning
 from ..errors import UserError
+from ..images import write_image
 from ..pipeline import InpaintPipeline
 from ..windows import HD_STRATEGIES
 from ..work import MB, WorkLimits, plan_bounded, worst_case_bytes
@@ -117,10 +118,7 @@ def _image_response(image: Image.Image, media_type: str, model, elapsed: float,
                     said: list[str]) -> Response:
     """The result as raw image bytes (the client's ``Accept``), the rest in headers."""
     buffer = io.BytesIO()
-    fmt = IMAGE_TYPES[media_type]
-    if fmt == "JPEG" and image.mode != "RGB":
-        image = image.convert("RGB")  # JPEG has no alpha
-    image.save(buffer, format=fmt, **({} if fmt == "PNG" else {"quality": 95}))
+    write_image(image, buffer, IMAGE_TYPES[media_type])  # the CLI's writer: one JPEG rule
     headers = {"X-Textinpaint-Model": model.name,
                "X-Textinpaint-Time-Ms": f"{elapsed:.1f}",
                "X-Textinpaint-Flip-Ensemble": str(model.flip_ensemble).lower(),
