@@ -1,20 +1,30 @@
 """Images per second of the whole training step (discriminator + generator, every loss).
 
 Each row builds the real :class:`InpaintTrainer` (the preset's generator, discriminator,
-losses and optimisers, the frozen DAMSM of a shipped model) in a fresh subprocess and times
-``train_step`` on batches from the real data path, after warm-up steps. The data path's own
-time (loading, masks, prefill) is counted apart, so the table shows what the step waits on.
+losses and optimisers, the frozen DAMSM of a shipped model) in fresh processes and times
+``train_step`` on batches from the trainer's own data path (:meth:`InpaintTrainer.batches`),
+after warm-up steps. The time spent waiting for the next batch is counted apart, so the table
+shows what the step waits on. All rows run one after the other in one invocation, so they are
+measured side by side on the same machine.
 
-Modes: ``fp32`` (today's CPU setting), ``channels_last`` (both networks in NHWC memory order)
-and ``bf16`` (autocast; on a CPU only where /proc/cpuinfo lists avx512_bf16 or amx_bf16,
-since without them bf16 runs slower than fp32). A mode this machine cannot run is listed as
-not measured, with the reason.
+Settings (``--modes``), each at the same global batch:
 
-    python benchmarks/train_speed.py                                  # full, 128 px, CPU
-    python benchmarks/train_speed.py --presets tiny,full --resolutions 64,128 --steps 6
+* ``today``: the loop's settings before issue 27 on a CPU: one process with torch's default
+  threads (every core), the per-sample loader, fp32.
+* ``fast``: the fastest CPU settings found: one process per core, each with one thread,
+  data-parallel under ``torchrun`` (gloo), the split resident in memory with masks made in
+  torch (``train.data=device``). On a GPU: one process, ``train.data=device``, bf16,
+  channels-last, fused Adam (the trainer's ``auto`` settings there).
+* ``channels_last``, ``bf16``, ``compile``: ``today`` with one change each, to show what each
+  is worth. ``bf16`` on a CPU only runs where /proc/cpuinfo lists avx512_bf16 or amx_bf16
+  (without them bf16 runs slower than fp32); a mode this machine cannot run is listed as not
+  measured, with the reason.
+
+    python benchmarks/train_speed.py                                  # full, 128 px, today vs fast
+    python benchmarks/train_speed.py --modes today,fast,channels_last,compile --steps 12
     python benchmarks/train_speed.py --dataset cub:../shared/data/cub --damsm models/birds-128
 
-On a GPU the table adds the device's busy fraction (CUDA-event time of the step over its
+On a GPU the table adds the device's busy fraction (CUDA-event time of the steps over their
 wall time) and peak memory.
 """
 
@@ -22,72 +32,89 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("fp32", "channels_last", "bf16")
+sys.path.insert(0, str(ROOT / "src"))
+MODES = ("today", "fast", "channels_last", "bf16", "compile")
 
 
-def cpu_has_bf16() -> bool:
-    """True where the CPU has native bf16 matrix instructions (AVX-512 BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+def cpus() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def measure(preset: str, resolution: int, mode: str, args) -> dict:
-    """One row, in this process (run by :func:`main` in a subprocess per row)."""
+# "today": the settings every row starts from (bf16 keeps its default: on for GPUs, as before).
+TODAY = {"train.data": "loader", "train.channels_last": "off", "train.cpu_bf16": "off",
+         "train.compile": "false"}
+
+
+def setting(mode: str, batch: int, cuda: bool) -> dict:
+    """Processes, threads per process (0 = torch's default), per-process batch and config
+    overrides of a mode, at global batch ``batch``."""
+    over, processes, threads = dict(TODAY), 1, 0
+    if mode == "fast" and cuda:
+        over.update({"train.data": "device", "train.channels_last": "on", "train.bf16": "true"})
+    elif mode == "fast":
+        processes, threads = max(1, min(cpus(), batch)), 1
+        over["train.data"] = "device"
+    elif mode == "channels_last":
+        over["train.channels_last"] = "on"
+    elif mode == "bf16":
+        over.update({"train.bf16": "true", "train.cpu_bf16": "on"})
+    elif mode == "compile":
+        over["train.compile"] = "true"
+    return {"processes": processes, "threads": threads, "batch": batch // processes,
+            "overrides": [f"{k}={v}" for k, v in over.items()]}
+
+
+def measure(preset: str, resolution: int, mode: str, args) -> dict | None:
+    """One row, in this process (one of ``processes`` started by :func:`run_row`)."""
     import torch
 
     from textinpaint.config import load_config
-    from textinpaint.data import collate
     from textinpaint.presets import preset_path
     from textinpaint.training.inpaint import InpaintTrainer
     from textinpaint.training.inpaint_config import InpaintConfig
 
-    torch.set_num_threads(args.threads)
     cuda = torch.cuda.is_available()
-    overrides = [f"resolution={resolution}", f"train.batch_size={args.batch}",
-                 f"train.bf16={'true' if mode == 'bf16' else 'false'}", "train.checkpoint_every=0",
-                 "train.sample_every=0"]
+    s = setting(mode, args.batch, cuda)
+    if s["threads"]:
+        torch.set_num_threads(s["threads"])
+    overrides = [f"resolution={resolution}", f"train.batch_size={s['batch']}",
+                 "train.checkpoint_every=0", "train.sample_every=0", *s["overrides"]]
     cfg = load_config(InpaintConfig, preset_path("inpaint", preset), overrides)
     trainer = InpaintTrainer(cfg, args.dataset, ROOT / args.damsm, "/tmp/textinpaint-speed",
                              preset)
-    if mode == "channels_last":
-        trainer.G.to(memory_format=torch.channels_last)
-        trainer.D.to(memory_format=torch.channels_last)
-    # CPU bf16 autocast: Accelerate's mixed precision is GPU-only here, so wrap the step.
-    cpu_bf16 = mode == "bf16" and not cuda
-    data_s, step_s, busy_s = 0.0, 0.0, 0.0
-    total = args.warmup + args.steps
-    for i in range(total):
+    batches = trainer.batches(0, 0)
+    data_s = step_s = busy_s = 0.0
+    for i in range(args.warmup + args.steps):
         t0 = time.perf_counter()
-        items = [trainer.dataset[(i * args.batch + k) % len(trainer.dataset)]
-                 for k in range(args.batch)]
-        batch = collate(items)
+        batch = next(batches)
         t1 = time.perf_counter()
         if cuda:
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_bf16):
-            trainer.train_step(batch)
+        trainer.train_step(batch)
         if cuda:
             end.record()
             torch.cuda.synchronize()
+        trainer.read_terms({})  # waits for the step, as a logging step would
         t2 = time.perf_counter()
         if i >= args.warmup:
-            data_s += t1 - t0
-            step_s += t2 - t1
-            if cuda:
-                busy_s += start.elapsed_time(end) / 1000
-    images = args.steps * args.batch
-    row = {"preset": preset, "resolution": resolution, "mode": mode,
-           "device": torch.cuda.get_device_name(0) if cuda else f"CPU, {args.threads} thread(s)",
+            data_s, step_s = data_s + t1 - t0, step_s + t2 - t1
+            busy_s += start.elapsed_time(end) / 1000 if cuda else 0.0
+    if not trainer.acc.is_main_process:
+        return None
+    images = args.steps * s["batch"] * s["processes"]
+    device = (torch.cuda.get_device_name(0) if cuda else
+              f"CPU, {s['processes']} proc × {torch.get_num_threads()} thread(s)")
+    row = {"preset": preset, "resolution": resolution, "mode": mode, "device": device,
            "step_images_per_s": images / step_s,
            "with_data_images_per_s": images / (step_s + data_s),
            "data_share": data_s / (step_s + data_s)}
@@ -97,56 +124,85 @@ def measure(preset: str, resolution: int, mode: str, args) -> dict:
     return row
 
 
+def run_row(preset: str, resolution: int, mode: str, args, cuda: bool) -> dict:
+    """Start the processes of one row and return rank 0's measurement (raises on failure)."""
+    s = setting(mode, args.batch, cuda)
+    one = [__file__, "--one", f"{preset},{resolution},{mode}",
+           *[f"--{k}={getattr(args, k)}" for k in ("dataset", "damsm", "batch", "steps",
+                                                    "warmup")]]
+    env = dict(os.environ)
+    if s["processes"] > 1:
+        with socket.socket() as sock:  # a free port, so two benchmarks never collide
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        argv = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+                str(s["processes"]), "--master_addr", "127.0.0.1", "--master_port", str(port),
+                *one]
+        env["OMP_NUM_THREADS"] = str(s["threads"])
+    else:
+        argv = [sys.executable, *one]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env)
+    rows = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not rows:
+        raise RuntimeError((done.stderr.strip().splitlines() or ["no output"])[-1][:160])
+    return json.loads(rows[-1])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--presets", default="full")
     p.add_argument("--resolutions", default="128")
-    p.add_argument("--modes", default=",".join(MODES))
+    p.add_argument("--modes", default="today,fast")
     p.add_argument("--dataset", default="shapes", help="shapes (no files needed) or cub:PATH")
     p.add_argument("--damsm", default="models/shapes-64",
                    help="a model or DAMSM folder whose vocabulary fits --dataset")
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--steps", type=int, default=8)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--batch", type=int, default=8, help="global batch (the full preset's)")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--one", help=argparse.SUPPRESS)  # internal: preset,resolution,mode
     args = p.parse_args()
     if args.one:
         preset, resolution, mode = args.one.split(",")
-        print(json.dumps(measure(preset, int(resolution), mode, args)))
+        row = measure(preset, int(resolution), mode, args)
+        if row is not None:
+            print(json.dumps(row))
         return
 
     import torch
 
+    from textinpaint.training.cpu_features import cpu_has_bf16
+
+    cuda = torch.cuda.is_available()
     rows, skipped = [], []
     for preset in args.presets.split(","):
         for resolution in (int(r) for r in args.resolutions.split(",")):
             for mode in args.modes.split(","):
-                if mode == "bf16" and not torch.cuda.is_available() and not cpu_has_bf16():
+                if mode not in MODES:
+                    raise SystemExit(f"unknown mode '{mode}'; use {', '.join(MODES)}")
+                if mode == "bf16" and not cuda and not cpu_has_bf16():
                     skipped.append(f"{preset} {resolution} px bf16: this CPU has no avx512_bf16 "
                                    "or amx_bf16 (bf16 would run slower than fp32)")
                     continue
-                argv = [sys.executable, __file__, "--one", f"{preset},{resolution},{mode}",
-                        *[f"--{k}={getattr(args, k)}" for k in
-                          ("dataset", "damsm", "batch", "steps", "warmup", "threads")]]
-                done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
-                if done.returncode:
-                    skipped.append(f"{preset} {resolution} px {mode}: failed "
-                                   f"({done.stderr.strip().splitlines()[-1][:160]})")
-                    continue
-                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    print(f"batch {args.batch}, {args.steps} timed steps after {args.warmup} warm-up, "
-          f"dataset {args.dataset}\n")
+                try:
+                    rows.append(run_row(preset, resolution, mode, args, cuda))
+                except RuntimeError as exc:
+                    skipped.append(f"{preset} {resolution} px {mode}: failed ({exc})")
+    print(f"global batch {args.batch}, {args.steps} timed steps after {args.warmup} warm-up, "
+          f"dataset {args.dataset}, {cpus()} CPUs\n")
     gpu = any("gpu_busy" in r for r in rows)
-    print("| preset | px | mode | device | step img/s | with data img/s | data share |"
+    print("| preset | px | mode | device | step img/s | with data img/s | data share | vs today |"
           + (" GPU busy | peak GB |" if gpu else ""))
-    print("|---|---|---|---|---|---|---|" + ("---|---|" if gpu else ""))
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|" if gpu else ""))
+    today = {(r["preset"], r["resolution"]): r["with_data_images_per_s"]
+             for r in rows if r["mode"] == "today"}
     for r in rows:
+        base = today.get((r["preset"], r["resolution"]))
+        ratio = f"{r['with_data_images_per_s'] / base:.2f}×" if base else "–"
         extra = f" {r['gpu_busy']:.0%} | {r['peak_gb']:.1f} |" if gpu else ""
         print(f"| {r['preset']} | {r['resolution']} | {r['mode']} | {r['device']} | "
               f"{r['step_images_per_s']:.2f} | {r['with_data_images_per_s']:.2f} | "
-              f"{r['data_share']:.0%} |{extra}")
-    if not torch.cuda.is_available():
+              f"{r['data_share']:.0%} | {ratio} |{extra}")
+    if not cuda:
         skipped.append("GPU rows: no CUDA device here")
     for line in skipped:
         print(f"not measured: {line}")

@@ -166,6 +166,12 @@ class RecordDataset(Dataset):
             log.warning("could not write image cache %s (%s); continuing without it", path, exc)
         return pixels
 
+    def all_pixels(self) -> np.ndarray:
+        """Every item's resized pixels, N×H×W×3 uint8 (the cache, or read now without one)."""
+        if self._pixels is not None:
+            return np.asarray(self._pixels)
+        return np.stack([self._read_resized(rec)[0] for rec in self.records])
+
     def _geometry(self, rec: Record) -> tuple[float, float, float, float]:
         """(left, top, scale_x, scale_y) mapping file pixels to output pixels."""
         size = self._sizes.get(rec.path)

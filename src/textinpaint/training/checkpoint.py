@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,13 @@ _NAME = re.compile(r"^checkpoint-(\d+)\.pt$")
 
 
 def rng_state() -> dict[str, Any]:
-    """The torch, numpy and Python global RNG states as weights_only-loadable values."""
+    """The torch (CPU and, where present, CUDA), numpy and Python global RNG states as
+    weights_only-loadable values."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     version, internal, gauss_next = random.getstate()
+    cuda = {"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_available() else {}
     return {
+        **cuda,  # the generator's noise on a GPU comes from the device's own generators
         "torch": torch.get_rng_state(),
         "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, np.int64)),
                   "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
@@ -50,6 +54,8 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore the global RNG states saved by :func:`rng_state`."""
     torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
     n = state["numpy"]
     np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
                          n["has_gauss"], n["gauss"]))
@@ -98,6 +104,43 @@ def save_checkpoint(run_dir: str | Path, state: dict[str, Any], step: int,
             if old != path:
                 old.unlink(missing_ok=True)
     return path
+
+
+def cpu_copy(obj: Any) -> Any:
+    """``obj`` with every tensor copied to the CPU: a snapshot that training may not change."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(cpu_copy(v) for v in obj)
+    return obj
+
+
+class CheckpointWriter:
+    """Writes checkpoints on a background thread while training goes on.
+
+    :meth:`save` snapshots the state to the CPU (the only part the loop waits for) and hands
+    the file writing to one worker thread; a save first waits for the previous one, so at
+    most one is in flight and they land in order. A failed write raises from the next
+    :meth:`save` or from :meth:`wait`, which the loop calls before it exits.
+    """
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._pending: Future | None = None
+
+    def save(self, run_dir: str | Path, state: dict[str, Any], step: int,
+             keep_last: int = 3) -> None:
+        """Queue ``state`` as checkpoint ``step`` (see :func:`save_checkpoint`)."""
+        self.wait()
+        self._pending = self._pool.submit(save_checkpoint, run_dir, cpu_copy(state), step,
+                                          keep_last)
+
+    def wait(self) -> Path | None:
+        """Block until the last queued checkpoint is written; its path, or None."""
+        pending, self._pending = self._pending, None
+        return pending.result() if pending is not None else None
 
 
 def find_latest(run_dir: str | Path) -> Path | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..config import check_ranges
+from ..config import ConfigError, check_ranges
 from ..nn.discriminator import DiscriminatorConfig
 from ..nn.generator import GeneratorConfig
 
@@ -67,7 +67,20 @@ class TrainConfig:
     masks: str = "mix"  # mask spec of the training holes
     seed: int = 0
     num_workers: int = 0
-    bf16: bool = True  # bf16 autocast where a GPU is used (CPU training stays fp32)
+    bf16: bool = True  # bf16 autocast where a GPU is used (CPU: see ``cpu_bf16``)
+    # CPU bf16 autocast: "auto" only where the CPU has native bf16 instructions (avx512_bf16
+    # or amx_bf16; without them bf16 ran 1.2-4x slower than fp32), "on", "off".
+    cpu_bf16: str = "auto"
+    # Where batches are built: "loader" (per-sample Python, numpy masks, DataLoader workers),
+    # "device" (the split resident on the device, batches and masks made there: see
+    # training/resident_data.py), "auto" (device on a GPU, loader on a CPU).
+    data: str = "auto"
+    # Both networks in channels-last memory order: "auto" (on a GPU, where bf16 convolutions
+    # want it; on this project's CPUs it ran 10 % slower), "on", "off".
+    channels_last: str = "auto"
+    # torch.compile the generator and discriminator. Off by default: on a 2-core CPU it took
+    # 3 minutes to compile and then ran 10 % slower; meant for GPUs.
+    compile: bool = False
     log_every: int = 10
     sample_every: int = 500
     checkpoint_every: int = 500
@@ -78,6 +91,12 @@ class TrainConfig:
     init_generator: str = ""
 
     def __post_init__(self):
+        for name, choices in (("cpu_bf16", ("auto", "on", "off")),
+                              ("data", ("auto", "loader", "device")),
+                              ("channels_last", ("auto", "on", "off"))):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"config key 'train.{name}' must be one of "
+                                  f"{', '.join(choices)}, got {getattr(self, name)!r}")
         check_ranges(self, "train.", positive=("batch_size", "max_steps", "log_every",
                                                "shapes_length"),
                      non_negative=("lr_g", "lr_d", "max_minutes", "grad_clip", "ema_decay",
