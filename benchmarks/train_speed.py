@@ -10,14 +10,17 @@ measured side by side on the same machine.
 Settings (``--modes``), each at the same global batch:
 
 * ``today``: the loop's settings before issue 27 on a CPU: one process with torch's default
-  threads (every core), the per-sample loader, fp32.
-* ``fast``: the fastest CPU settings found: one process per core, each with one thread,
-  data-parallel under ``torchrun`` (gloo), the split resident in memory with masks made in
-  torch (``train.data=device``). On a GPU: one process, ``train.data=device``, bf16,
+  threads (every core), the per-sample loader, fp32, glibc's default handling of freed memory.
+* ``fast``: the fastest CPU settings found: ``today`` with freed memory kept for reuse
+  (``train.keep_freed_memory``, the trainer's default now) and the split resident in memory
+  with masks made in torch (``train.data=device``). On a GPU: ``train.data=device``, bf16,
   channels-last, fused Adam (the trainer's ``auto`` settings there).
-* ``channels_last``, ``bf16``, ``compile``: ``today`` with one change each, to show what each
-  is worth. ``bf16`` on a CPU only runs where /proc/cpuinfo lists avx512_bf16 or amx_bf16
-  (without them bf16 runs slower than fp32); a mode this machine cannot run is listed as not
+* ``ddp``: ``fast`` as one process per core with one thread each, data-parallel under
+  ``torchrun`` (gloo), at the same global batch.
+* ``one_thread``, ``keep_memory``, ``channels_last``, ``bf16``, ``compile``: ``today``
+  with one change each, to show what each is worth. ``bf16`` on a CPU only runs where
+  /proc/cpuinfo lists avx512_bf16 or amx_bf16 (without them bf16 runs slower than fp32); a
+  mode this machine cannot run is listed as not
   measured, with the reason.
 
     python benchmarks/train_speed.py                                  # full, 128 px, today vs fast
@@ -41,7 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-MODES = ("today", "fast", "channels_last", "bf16", "compile")
+MODES = ("today", "fast", "ddp", "one_thread", "keep_memory", "channels_last", "bf16", "compile")
 
 
 def cpus() -> int:
@@ -51,7 +54,7 @@ def cpus() -> int:
 
 # "today": the settings every row starts from (bf16 keeps its default: on for GPUs, as before).
 TODAY = {"train.data": "loader", "train.channels_last": "off", "train.cpu_bf16": "off",
-         "train.compile": "false"}
+         "train.compile": "false", "train.keep_freed_memory": "false"}
 
 
 def setting(mode: str, batch: int, cuda: bool) -> dict:
@@ -59,10 +62,17 @@ def setting(mode: str, batch: int, cuda: bool) -> dict:
     overrides of a mode, at global batch ``batch``."""
     over, processes, threads = dict(TODAY), 1, 0
     if mode == "fast" and cuda:
-        over.update({"train.data": "device", "train.channels_last": "on", "train.bf16": "true"})
+        over.update({"train.data": "device", "train.channels_last": "on", "train.bf16": "true",
+                     "train.keep_freed_memory": "true"})
     elif mode == "fast":
+        over.update({"train.data": "device", "train.keep_freed_memory": "true"})
+    elif mode == "ddp":
         processes, threads = max(1, min(cpus(), batch)), 1
-        over["train.data"] = "device"
+        over.update({"train.data": "device", "train.keep_freed_memory": "true"})
+    elif mode == "keep_memory":
+        over["train.keep_freed_memory"] = "true"
+    elif mode == "one_thread":
+        threads = 1
     elif mode == "channels_last":
         over["train.channels_last"] = "on"
     elif mode == "bf16":

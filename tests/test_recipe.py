@@ -126,9 +126,11 @@ def test_birds_256_is_what_its_recipe_builds():
 
 
 def test_birds_128_is_what_its_recipe_builds():
-    """models/birds-128 is its recipe's one phase: v1's generator fine-tuned on object holes."""
+    """models/birds-128 is its recipe's last phase: v1's generator fine-tuned on holes that
+    hide the bird, then with brush strokes added."""
     recipe = load_recipe(CONFIG_ROOT / "recipes" / "birds-128.yaml")
-    (cfg,) = phase_configs(recipe)
+    text, cfg = phase_configs(recipe)
+    assert "freeform" not in text.train.masks and "freeform:thin" in cfg.train.masks
     info = json.loads((CONFIG_ROOT.parent / "models" / "birds-128" / "config.json").read_text())
     assert info["resolution"] == recipe.resolution == 128
     assert info["train"] == _without_new_defaults(to_dict(cfg.train), info["train"],

@@ -71,6 +71,7 @@ from .inpaint_config import InpaintConfig
 from .logger import MetricsLogger
 from .model_card import model_card
 from .resident_data import ResidentData
+from .runtime import keep_freed_memory
 from .sampler import EpochBatches
 from .schedule import check_decay_clock, check_decay_start, decay_clock, linear_decay
 
@@ -117,6 +118,8 @@ class InpaintTrainer:
         # Checked first: a bad value must fail before data and networks are built.
         check_decay_start(t.lr_decay_start)
         check_decay_clock(t.lr_decay_over, t.max_minutes)
+        if t.keep_freed_memory:
+            keep_freed_memory()
         use_gpu = torch.cuda.is_available()
         bf16 = t.bf16 if use_gpu else use_cpu_bf16(t.cpu_bf16)
         self.acc = Accelerator(cpu=not use_gpu, mixed_precision="bf16" if bf16 else "no")

@@ -70,17 +70,20 @@ class TrainConfig:
     bf16: bool = True  # bf16 autocast where a GPU is used (CPU: see ``cpu_bf16``)
     # CPU bf16 autocast: "auto" only where the CPU has native bf16 instructions (avx512_bf16
     # or amx_bf16; without them bf16 ran 1.2-4x slower than fp32), "on", "off".
-    cpu_bf16: str = "auto"
+    cpu_bf16: bool | str = "auto"  # on/off/true/false all work (YAML reads on/off as bools)
     # Where batches are built: "loader" (per-sample Python, numpy masks, DataLoader workers),
     # "device" (the split resident on the device, batches and masks made there: see
     # training/resident_data.py), "auto" (device on a GPU, loader on a CPU).
     data: str = "auto"
     # Both networks in channels-last memory order: "auto" (on a GPU, where bf16 convolutions
     # want it; on this project's CPUs it ran 10 % slower), "on", "off".
-    channels_last: str = "auto"
+    channels_last: bool | str = "auto"
     # torch.compile the generator and discriminator. Off by default: on a 2-core CPU it took
     # 3 minutes to compile and then ran 10 % slower; meant for GPUs.
     compile: bool = False
+    # glibc keeps freed memory for reuse instead of unmapping it (training/runtime.py): in a
+    # VM, page faults on fresh tensors made the step up to 2.4x slower.
+    keep_freed_memory: bool = True
     log_every: int = 10
     sample_every: int = 500
     checkpoint_every: int = 500
@@ -91,6 +94,9 @@ class TrainConfig:
     init_generator: str = ""
 
     def __post_init__(self):
+        for name in ("cpu_bf16", "channels_last"):
+            if isinstance(getattr(self, name), bool):
+                setattr(self, name, "on" if getattr(self, name) else "off")
         for name, choices in (("cpu_bf16", ("auto", "on", "off")),
                               ("data", ("auto", "loader", "device")),
                               ("channels_last", ("auto", "on", "off"))):

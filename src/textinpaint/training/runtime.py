@@ -1,7 +1,9 @@
-"""How many CPU threads torch should use on a machine that may be shared."""
+"""CPU settings of a training process: torch's threads, glibc's handling of freed memory."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 
@@ -38,3 +40,29 @@ def configure_threads(threads: int = 0, max_auto: int = 8) -> int:
         log.info("using %d torch thread(s) (%d CPUs, load %d)", threads, cpus, busy)
     torch.set_num_threads(threads)
     return threads
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc keep freed memory for reuse instead of handing it back to the system.
+
+    A training step allocates and frees activation tensors of megabytes hundreds of times.
+    By default glibc gives every block over 128 KB its own mapping and unmaps it on free, so
+    the next tensor of that size page-faults its memory in again. In a virtual machine a page
+    fault costs far more than the arithmetic: on this project's 2-core VM, elementwise ops on
+    fresh 8 MB tensors ran 20-100x slower than on reused ones, and two training processes
+    side by side each ran 2.4x slower than one alone; with this, 1.2x. Returns whether the
+    settings took (False where the C library is not glibc).
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    # 32 MB is the largest mmap threshold glibc accepts; blocks below it come from the heap.
+    done = [mallopt(_M_MMAP_THRESHOLD, 32 * 2**20), mallopt(_M_TRIM_THRESHOLD, 2**31 - 1),
+            mallopt(_M_TOP_PAD, 256 * 2**20)]
+    return all(r == 1 for r in done)
