@@ -337,7 +337,8 @@ class InpaintTrainer:
         if not bool(self._finite):
             bad = [k for k, v in out.items() if not math.isfinite(v)]
             raise TrainingDiverged(
-                f"loss became non-finite by step {self.step} ({', '.join(bad) or 'earlier'}); "
+                f"loss became non-finite at step {self.step} or earlier "
+                f"({', '.join(bad) or 'at a step before'}); "
                 f"{diverged_note(self.run_dir)}: lower train.lr_g/lr_d or lower "
                 "train.grad_clip, then --resume or start again")
         return out
@@ -448,38 +449,40 @@ class InpaintTrainer:
                    disable=not main, dynamic_ncols=True, desc=f"train {self.preset}")
         last_time, last_step = time.time(), self.step
         timed_out = self._out_of_time()  # a resumed run may have spent its budget already
-        while self.step < total and not timed_out:
-            epoch, start = divmod(self.step, self.steps_per_epoch)
-            for batch in self.batches(epoch, start):
-                t0 = time.time()
-                self.G.train()
-                terms = self.train_step(batch)
-                self.step += 1
-                self.images_seen += t.batch_size * self.acc.num_processes
-                self.wall_time += time.time() - t0
-                if self.step % t.log_every == 0 or self.step == total:
-                    terms = self.read_terms(terms)  # every process checks, at the same steps
-                if main and (self.step % t.log_every == 0 or self.step == total):
-                    now = time.time()
-                    ips = (self.step - last_step) * t.batch_size * self.acc.num_processes / max(
-                        now - last_time, 1e-9)
-                    last_time, last_step = now, self.step
-                    logger.log(self.step, {**terms, "images_per_s": ips, "epoch": epoch,
-                                            "lr_g": self.opt_g.param_groups[0]["lr"]})
-                    bar.set_postfix(g=f"{terms['g_loss']:.3f}", d=f"{terms['d_loss']:.3f}",
-                                    rec=f"{terms['rec']:.3f}", ips=f"{ips:.1f}")
-                bar.update(1)
-                if main and t.sample_every and self.step % t.sample_every == 0:
-                    self.save_samples()
-                if t.checkpoint_every and self.step % t.checkpoint_every == 0:
-                    self._checkpoint()
-                timed_out = self._out_of_time()
-                if self.step >= total or timed_out:
-                    break
+        try:  # a stopped run must not leave its progress bar on the terminal
+            while self.step < total and not timed_out:
+                epoch, start = divmod(self.step, self.steps_per_epoch)
+                for batch in self.batches(epoch, start):
+                    t0 = time.time()
+                    self.G.train()
+                    terms = self.train_step(batch)
+                    self.step += 1
+                    self.images_seen += t.batch_size * self.acc.num_processes
+                    self.wall_time += time.time() - t0
+                    if self.step % t.log_every == 0 or self.step == total:
+                        terms = self.read_terms(terms)  # every process checks, at the same steps
+                    if main and (self.step % t.log_every == 0 or self.step == total):
+                        now = time.time()
+                        ips = (self.step - last_step) * t.batch_size * self.acc.num_processes / max(
+                            now - last_time, 1e-9)
+                        last_time, last_step = now, self.step
+                        logger.log(self.step, {**terms, "images_per_s": ips, "epoch": epoch,
+                                                "lr_g": self.opt_g.param_groups[0]["lr"]})
+                        bar.set_postfix(g=f"{terms['g_loss']:.3f}", d=f"{terms['d_loss']:.3f}",
+                                        rec=f"{terms['rec']:.3f}", ips=f"{ips:.1f}")
+                    bar.update(1)
+                    if main and t.sample_every and self.step % t.sample_every == 0:
+                        self.save_samples()
+                    if t.checkpoint_every and self.step % t.checkpoint_every == 0:
+                        self._checkpoint()
+                    timed_out = self._out_of_time()
+                    if self.step >= total or timed_out:
+                        break
+        finally:
+            bar.close()
         if timed_out:
             log.info("train.max_minutes=%s reached at step %d", t.max_minutes, self.step)
         self.read_terms({})  # nothing non-finite may reach the last checkpoint or the export
-        bar.close()
         self.acc.wait_for_everyone()
         if main:
             if self.step % max(t.checkpoint_every, 1) != 0 or not t.checkpoint_every:
