@@ -44,12 +44,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from textinpaint.training.runtime import available_cpus  # noqa: E402 (after the path)
+
 MODES = ("today", "fast", "ddp", "one_thread", "keep_memory", "channels_last", "bf16", "compile")
-
-
-def cpus() -> int:
-    """The CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 # "today": the settings every row starts from (bf16 keeps its default: on for GPUs, as before).
@@ -67,7 +65,7 @@ def setting(mode: str, batch: int, cuda: bool) -> dict:
     elif mode == "fast":
         over.update({"train.data": "device", "train.keep_freed_memory": "true"})
     elif mode == "ddp":
-        processes, threads = max(1, min(cpus(), batch)), 1
+        processes, threads = max(1, min(available_cpus(), batch)), 1
         over.update({"train.data": "device", "train.keep_freed_memory": "true"})
     elif mode == "keep_memory":
         over["train.keep_freed_memory"] = "true"
@@ -198,7 +196,7 @@ def main() -> None:
                 except RuntimeError as exc:
                     skipped.append(f"{preset} {resolution} px {mode}: failed ({exc})")
     print(f"global batch {args.batch}, {args.steps} timed steps after {args.warmup} warm-up, "
-          f"dataset {args.dataset}, {cpus()} CPUs\n")
+          f"dataset {args.dataset}, {available_cpus()} CPUs\n")
     gpu = any("gpu_busy" in r for r in rows)
     print("| preset | px | mode | device | step img/s | with data img/s | data share | vs today |"
           + (" GPU busy | peak GB |" if gpu else ""))

@@ -186,9 +186,8 @@ class DeviceFreeform(DeviceMasks):
                 length = (10 + _integers(g, 0, p["max_len"], (n,), d)) * scale
                 nx = (x + length * torch.cos(angle)).clamp(0, w - 1).trunc()
                 ny = (y + length * torch.sin(angle)).clamp(0, h - 1).trunc()
-                segment = self._segment(x, y, nx, ny, radius)
-                stroke |= segment & (k < segments).view(-1, 1, 1)
                 on = k < segments
+                stroke |= self._segment(x, y, nx, ny, radius) & on.view(-1, 1, 1)
                 x, y = torch.where(on, nx, x), torch.where(on, ny, y)
             hole |= stroke & active
         return hole

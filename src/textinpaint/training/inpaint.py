@@ -459,9 +459,10 @@ class InpaintTrainer:
                     self.step += 1
                     self.images_seen += t.batch_size * self.acc.num_processes
                     self.wall_time += time.time() - t0
-                    if self.step % t.log_every == 0 or self.step == total:
-                        terms = self.read_terms(terms)  # every process checks, at the same steps
-                    if main and (self.step % t.log_every == 0 or self.step == total):
+                    logging_step = self.step % t.log_every == 0 or self.step == total
+                    if logging_step:  # every process checks, at the same steps
+                        terms = self.read_terms(terms)
+                    if main and logging_step:
                         now = time.time()
                         ips = (self.step - last_step) * t.batch_size * self.acc.num_processes / max(
                             now - last_time, 1e-9)
