@@ -19,7 +19,8 @@ import time
 import torch
 
 # (what, batch, in channels, out channels, input side, kernel, stride, padding): the
-# discriminator's layers on real + fake (batch 16) and a generator bottleneck convolution.
+# discriminator's three heaviest layers on real + fake (batch 16) and two of the generator's
+# (batch 8): one at the 4×4 bottleneck, one at full resolution.
 LAYERS = (
     ("D 256→512, 4×4 s1, 16×16", 16, 256, 512, 16, 4, 1, 1),
     ("D 128→256, 4×4 s2, 32×32", 16, 128, 256, 32, 4, 2, 1),
