@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from ..errors import UserError
+from .colour_swap import colour_swap
 from .text import DEFAULT_MAX_LEN, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,8 @@ class RecordDataset(Dataset):
         self.max_len = max_len
         self.name = name
         self.epoch = 0
+        # Probability of a counterfactual colour swap per training item (data/colour_swap.py).
+        self.colour_swap = 0.0
         self._sizes: dict[Path, tuple[int, int]] = {}
         self._pixels = self._load_cache(cache_dir or default_cache_dir()) if cache else None
 
@@ -223,6 +226,9 @@ class RecordDataset(Dataset):
         if flip:
             pixels = pixels[:, ::-1]
             meta = flip_meta(meta, self.resolution)
+        # Drawn only when swaps are on, so runs without them keep their random streams.
+        if self.train and self.colour_swap > 0 and rng.random() < self.colour_swap:
+            pixels, caption = colour_swap(pixels, caption, rng, meta.get("bbox"))
         return make_sample(pixels, caption, self.vocab, self.max_len, self.masks, rng, meta,
                            class_id=rec.class_id, key=rec.key, index=index)
 

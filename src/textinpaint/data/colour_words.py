@@ -37,12 +37,23 @@ _OKLAB = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
 LIGHTNESS_WEIGHT = 0.5
 
 
-def _oklab(rgb: np.ndarray) -> np.ndarray:
-    """sRGB in [0, 1] (N×3) -> OKLab (N×3), with L scaled by :data:`LIGHTNESS_WEIGHT`."""
+def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB in [0, 1] (…×3) -> OKLab (…×3)."""
     rgb = np.asarray(rgb, dtype=np.float64)
     linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    lab = np.cbrt(linear @ _LMS.T) @ _OKLAB.T
-    return lab * np.array([LIGHTNESS_WEIGHT, 1.0, 1.0])
+    return np.cbrt(linear @ _LMS.T) @ _OKLAB.T
+
+
+def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
+    """OKLab (…×3) -> sRGB in [0, 1] (…×3), out-of-gamut colours clipped."""
+    lms = np.asarray(lab, dtype=np.float64) @ np.linalg.inv(_OKLAB).T
+    linear = np.clip(lms ** 3 @ np.linalg.inv(_LMS).T, 0.0, 1.0)
+    return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+
+
+def _oklab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB in [0, 1] (N×3) -> OKLab (N×3), with L scaled by :data:`LIGHTNESS_WEIGHT`."""
+    return srgb_to_oklab(rgb) * np.array([LIGHTNESS_WEIGHT, 1.0, 1.0])
 
 
 @lru_cache(maxsize=1)

@@ -190,13 +190,23 @@ class InpaintTrainer:
         kwargs = {}
         if parse_dataset_spec(self.dataset_spec)[0] == "shapes":
             kwargs["length"] = self.cfg.train.shapes_length
-        return build_dataset(self.dataset_spec, "train", self.cfg.resolution,
-                             masks=self.cfg.train.masks, vocab=self.damsm.vocab, train=True,
-                             seed=self.cfg.train.seed, max_len=self.damsm.max_len, **kwargs)
+        dataset = build_dataset(self.dataset_spec, "train", self.cfg.resolution,
+                                masks=self.cfg.train.masks, vocab=self.damsm.vocab, train=True,
+                                seed=self.cfg.train.seed, max_len=self.damsm.max_len, **kwargs)
+        if self.cfg.train.colour_swap > 0:
+            if not hasattr(dataset, "colour_swap"):
+                raise UserError(f"train.colour_swap needs a file dataset (photos and captions); "
+                                f"'{self.dataset_spec}' draws its scenes: set train.colour_swap=0")
+            dataset.colour_swap = self.cfg.train.colour_swap
+        return dataset
 
     def _resident_data(self, use_gpu: bool) -> ResidentData | None:
         t = self.cfg.train
-        if t.data == "loader" or (t.data == "auto" and not use_gpu):
+        if t.colour_swap > 0 and t.data == "device":
+            # resident pixels are fixed once; a swap recolours each item as it is drawn
+            raise UserError("train.colour_swap recolours items as the loader draws them: "
+                            "set train.data=loader (or auto)")
+        if t.data == "loader" or (t.data == "auto" and (not use_gpu or t.colour_swap > 0)):
             return None
         if use_gpu and self.cfg.generator.prefill in ("telea", "ns"):
             log.warning("generator.prefill=%s runs OpenCV on the CPU every step; "

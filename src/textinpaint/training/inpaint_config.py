@@ -92,6 +92,10 @@ class TrainConfig:
     # A model folder whose generator weights start a new run (generator and EMA; the
     # discriminator and optimisers start fresh): fine-tune a shipped model under a new recipe.
     init_generator: str = ""
+    # Probability that a training item becomes a counterfactual colour swap: one colour word
+    # of its caption and the bird's pixels of that colour moved to another colour
+    # (data/colour_swap.py). File datasets with the loader data path only.
+    colour_swap: float = 0.0
 
     def __post_init__(self):
         for name in ("cpu_bf16", "channels_last"):
@@ -107,7 +111,10 @@ class TrainConfig:
                                                "shapes_length"),
                      non_negative=("lr_g", "lr_d", "max_minutes", "grad_clip", "ema_decay",
                                    "sample_every", "checkpoint_every", "keep_last",
-                                   "num_workers", "lr_decay_start"))
+                                   "num_workers", "lr_decay_start", "colour_swap"))
+        if self.colour_swap > 1:
+            raise ConfigError(f"config key 'train.colour_swap' is a probability in [0, 1], "
+                              f"got {self.colour_swap}")
 
 
 @dataclass

@@ -1,0 +1,120 @@
+"""Counterfactual colour swaps (train.colour_swap): the named colour moves in the bird's box
+and in the caption, nothing else changes, and runs without swaps keep their samples."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from textinpaint.config import load_config
+from textinpaint.data import RecordDataset, Vocabulary
+from textinpaint.data.base import Record
+from textinpaint.data.colour_swap import colour_swap, colour_words_in, recolour, swap_caption
+from textinpaint.data.colour_words import oklab_to_srgb, srgb_to_oklab
+from textinpaint.data.masks import parse_mask_spec
+from textinpaint.errors import UserError
+from textinpaint.model_folder import init_model_folder
+from textinpaint.presets import preset_path
+from textinpaint.training.inpaint import InpaintTrainer
+from textinpaint.training.inpaint_config import InpaintConfig
+
+RED, GREY = (200, 30, 35), (128, 128, 128)
+
+
+def scene() -> np.ndarray:
+    """32×32: a red square inside the box (8..24), a red square outside it, grey elsewhere."""
+    px = np.full((32, 32, 3), GREY, np.uint8)
+    px[10:20, 10:20] = RED
+    px[0:4, 28:32] = RED
+    return px
+
+
+def hue_degrees(rgb) -> float:
+    _, a, b = srgb_to_oklab(np.asarray(rgb, np.float64) / 255)
+    return float(np.degrees(np.arctan2(b, a)))
+
+
+def test_oklab_round_trip():
+    rgb = np.random.default_rng(0).random((50, 3))
+    assert np.allclose(oklab_to_srgb(srgb_to_oklab(rgb)), rgb, atol=1e-6)
+
+
+def test_recolour_moves_only_the_named_colour_inside_the_box():
+    px = scene()
+    out = recolour(px, "red", "yellow", box=(8, 8, 24, 24))
+    yellow = out[15, 15]
+    # yellow's hue (about 110 degrees in OKLab) and its lightness, not a dark mustard
+    assert abs(hue_degrees(yellow) - hue_degrees((255, 255, 20))) < 15
+    assert srgb_to_oklab(yellow / 255)[0] > srgb_to_oklab(np.array(RED) / 255)[0] + 0.2
+    assert (out[0:4, 28:32] == RED).all()  # outside the (grown) box: untouched
+    assert (out[25:, :] == GREY).all()  # grey has no hue to move
+    assert out.dtype == np.uint8 and out.shape == px.shape
+
+
+def test_swap_caption_replaces_whole_words_only():
+    assert swap_caption("A Red bird, red wings; reddish belly", "red", "blue") == \
+        "A blue bird, blue wings; reddish belly"
+    assert colour_words_in("a grey bird with a RED crown and red wings, blue tail") == \
+        ["red", "blue"]
+
+
+def test_colour_swap_picks_a_named_colour_and_a_free_one():
+    rng = np.random.default_rng(0)
+    px = scene()
+    seen = set()
+    for _ in range(40):
+        out, caption = colour_swap(px, "a red bird with a grey tail", rng, (8, 8, 24, 24))
+        (target,) = colour_words_in(caption)
+        assert target != "red" and "grey" in caption
+        seen.add(target)
+        assert not np.array_equal(out[15, 15], px[15, 15])
+    assert seen == {"orange", "yellow", "green", "blue", "purple"}
+    same, caption = colour_swap(px, "a grey bird", rng)
+    assert same is px and caption == "a grey bird"
+
+
+def toy_dataset(tmp_path) -> RecordDataset:
+    path = tmp_path / "bird.png"
+    Image.fromarray(scene()).save(path)
+    recs = [Record(path, ["a red bird"], key=str(i), bbox=(8.0, 8.0, 16.0, 16.0))
+            for i in range(4)]
+    return RecordDataset(recs, 32, masks=parse_mask_spec("object", train=True),
+                         vocab=Vocabulary.build(["a red yellow green blue orange purple bird"]),
+                         train=True, seed=1, cache_dir=tmp_path / "cache", name="toy")
+
+
+def test_dataset_swaps_pixels_and_tokens_and_leaves_runs_without_swaps_alone(tmp_path):
+    ds = toy_dataset(tmp_path)
+    plain = [ds[i] for i in range(4)]
+    ds.colour_swap = 0.0  # the default: the same samples as before swaps existed
+    assert all(torch.equal(ds[i]["image"], plain[i]["image"]) and
+               torch.equal(ds[i]["mask"], plain[i]["mask"]) for i in range(4))
+    ds.colour_swap = 1.0
+    for i in range(4):
+        item = ds[i]
+        assert item["caption"] != "a red bird" and "red" not in item["caption"]
+        assert not torch.equal(item["tokens"], plain[i]["tokens"])
+        assert not torch.equal(item["image"], plain[i]["image"])
+        assert torch.equal(item["image"], ds[i]["image"])  # still a pure function of the item
+
+
+@pytest.fixture(scope="module")
+def damsm_dir(tmp_path_factory):
+    return init_model_folder(tmp_path_factory.mktemp("damsm") / "tiny", resolution=32)
+
+
+def test_trainer_refuses_swaps_it_cannot_make(tmp_path, damsm_dir):
+    def cfg(*overrides):
+        return load_config(InpaintConfig, preset_path("inpaint", "tiny"),
+                           ["resolution=32", "train.sample_every=0", *overrides])
+
+    with pytest.raises(UserError, match="file dataset"):
+        InpaintTrainer(cfg("train.colour_swap=0.5"), "shapes", damsm_dir, tmp_path / "a")
+    with pytest.raises(UserError, match="colour_swap"):
+        load_config(InpaintConfig, preset_path("inpaint", "tiny"), ["train.colour_swap=1.5"])
+    for i in range(2):
+        Image.fromarray(scene()).save(tmp_path / f"{i}.png")
+        (tmp_path / f"{i}.txt").write_text("a red bird\n")
+    with pytest.raises(UserError, match="train.data=loader"):
+        InpaintTrainer(cfg("train.colour_swap=0.5", "train.data=device", "train.masks=center"),
+                       f"folder:{tmp_path}", damsm_dir, tmp_path / "b")
