@@ -6,12 +6,14 @@ import pytest
 import torch
 from PIL import Image
 
+from textinpaint.cli import main
 from textinpaint.config import load_config
 from textinpaint.data import RecordDataset, Vocabulary
 from textinpaint.data.base import Record
 from textinpaint.data.colour_swap import colour_swap, colour_words_in, recolour, swap_caption
 from textinpaint.data.colour_words import oklab_to_srgb, srgb_to_oklab
 from textinpaint.data.masks import parse_mask_spec
+from textinpaint.data.preview import preview_grid
 from textinpaint.errors import UserError
 from textinpaint.model_folder import init_model_folder
 from textinpaint.presets import preset_path
@@ -54,6 +56,9 @@ def test_recolour_moves_only_the_named_colour_inside_the_box():
 def test_swap_caption_replaces_whole_words_only():
     assert swap_caption("A Red bird, red wings; reddish belly", "red", "blue") == \
         "A blue bird, blue wings; reddish belly"
+    assert swap_caption("A red bird with a red eye", "red", "orange") == \
+        "An orange bird with an orange eye"
+    assert swap_caption("an orange beak", "orange", "blue") == "a blue beak"
     assert colour_words_in("a grey bird with a RED crown and red wings, blue tail") == \
         ["red", "blue"]
 
@@ -118,3 +123,16 @@ def test_trainer_refuses_swaps_it_cannot_make(tmp_path, damsm_dir):
     with pytest.raises(UserError, match="train.data=loader"):
         InpaintTrainer(cfg("train.colour_swap=0.5", "train.data=device", "train.masks=center"),
                        f"folder:{tmp_path}", damsm_dir, tmp_path / "b")
+
+
+def test_data_show_draws_each_items_swap_beside_it(tmp_path):
+    for i in range(2):
+        Image.fromarray(scene()).save(tmp_path / f"{i}.png")
+        (tmp_path / f"{i}.txt").write_text("a red bird\n")
+    plain = preview_grid(f"folder:{tmp_path}", n=2, resolution=32, ncols=2)
+    swapped = preview_grid(f"folder:{tmp_path}", n=2, resolution=32, ncols=2, colour_swap=True)
+    assert swapped.width > plain.width  # one more picture per item
+    out = tmp_path / "show.png"
+    assert main(["data", "show", "--dataset", f"folder:{tmp_path}", "--n", "2",
+                 "--resolution", "32", "--colour-swap", "--out", str(out)]) == 0
+    assert Image.open(out).width == swapped.width

@@ -38,6 +38,8 @@ def add_parser(subparsers) -> None:
     show.add_argument("--ncols", type=int, default=4, help="images per grid line")
     show.add_argument("--resolution", type=int, default=128)
     show.add_argument("--seed", type=int, default=0, help="picks the images and the masks")
+    show.add_argument("--colour-swap", action="store_true",
+                      help="add each item's counterfactual colour swap (train.colour_swap)")
     show.add_argument("--out", required=True, type=Path, help="PNG file to write")
     show.set_defaults(func=run_show)
 
@@ -61,7 +63,8 @@ def run_show(args) -> int:
     if out.suffix.lower() != ".png":
         raise UserError(f"--out '{out}' must end in .png")
     grid = preview_grid(args.dataset, split=args.split, masks=args.masks, n=args.n,
-                        resolution=args.resolution, seed=args.seed, ncols=args.ncols)
+                        resolution=args.resolution, seed=args.seed, ncols=args.ncols,
+                        colour_swap=args.colour_swap)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         grid.save(out)

@@ -95,8 +95,16 @@ def _box_window(height: int, width: int, box: tuple[float, float, float, float])
 
 
 def swap_caption(caption: str, source: str, target: str) -> str:
-    """The caption with every whole-word ``source`` replaced by ``target`` (any case)."""
-    return re.sub(rf"\b{source}\b", target, caption, flags=re.IGNORECASE)
+    """The caption with every whole-word ``source`` replaced by ``target`` (any case), and
+    an "a"/"an" before it agreeing with the new word ("a red beak" → "an orange beak")."""
+    article = "an" if target[0] in "aeiou" else "a"
+
+    def agree(match: re.Match) -> str:
+        word = article.capitalize() if match[1][0].isupper() else article
+        return f"{word}{match[2]}{target}"
+
+    swapped = re.sub(rf"\b{source}\b", target, caption, flags=re.IGNORECASE)
+    return re.sub(rf"\b(an?)(\s+){target}\b", agree, swapped, flags=re.IGNORECASE)
 
 
 def colour_swap(pixels: np.ndarray, caption: str, rng: np.random.Generator,

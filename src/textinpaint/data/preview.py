@@ -11,6 +11,7 @@ from PIL import Image
 
 from ..visualize import caption_grid, overlay_mask
 from . import build_dataset
+from .colour_swap import colour_swap as swap_colours
 from .text import Vocabulary
 
 
@@ -28,10 +29,12 @@ def preview_grid(
     resolution: int = 128,
     seed: int = 0,
     ncols: int = 4,
+    colour_swap: bool = False,
 ) -> Image.Image:
     """A grid of ``n`` items drawn at random (by ``seed``) from the split, as evaluation sees
     them (first caption, no flip): the image, and with ``masks`` the image with its hole
-    tinted white, caption underneath.
+    tinted white, caption underneath. ``colour_swap`` adds each item's counterfactual colour
+    swap (what ``train.colour_swap`` trains on) and prints its caption after the true one.
     """
     # An empty vocabulary: tokens are not shown, and building one would read every caption.
     ds = build_dataset(spec, split=split, resolution=resolution, masks=masks, vocab=Vocabulary(),
@@ -45,7 +48,13 @@ def preview_grid(
         cell = [image]
         if masks is not None:
             cell.append(overlay_mask(image, sample["mask"][0].numpy()))
+        caption = sample["caption"]
+        if colour_swap:
+            swapped, new_caption = swap_colours(image, caption, rng, sample["meta"].get("bbox"))
+            cell.append(swapped)
+            caption = f"{caption} | swap: {new_caption}" if new_caption != caption else caption
         cells.append(cell)
-        captions.append(sample["caption"])
-    titles = ["image", "hole"] if masks is not None else None
+        captions.append(caption)
+    titles = ["image"] + ["hole"] * (masks is not None) + ["colour swap"] * colour_swap
+    titles = titles if len(titles) > 1 else None
     return caption_grid(cells, captions, ncols=ncols, titles=titles)
