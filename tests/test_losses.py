@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -11,6 +13,8 @@ from textinpaint.losses.reconstruction import (
     masked_l1,
     multiscale_l1,
     raw_completion_l1,
+    seam_l1,
+    seam_weights,
     text_guided_attention_loss,
 )
 from textinpaint.losses.structure import (
@@ -77,6 +81,34 @@ def test_raw_completion_l1_counts_only_each_scales_hole():
     raws[1][..., 4:, 4:] = 9.0
     assert torch.isclose(raw_completion_l1(raws, target, mask), torch.tensor(0.4))
     assert raw_completion_l1(raws, target, torch.zeros_like(mask)) == 0
+
+
+def test_seam_weights_fall_from_the_rim_and_are_zero_outside_the_hole():
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., 8:24, 8:24] = 1
+    w = seam_weights(mask, 2.0)
+    assert w[mask == 0].abs().max() == 0
+    assert torch.allclose(w[0, 0, 8, 8:24], torch.ones(16))  # the rim weighs fully
+    assert w[0, 0, 9, 12] == pytest.approx(math.exp(-0.5))
+    assert w[0, 0, 16, 16] == 0  # 8 px in: beyond the cut-off at 3 * scale
+
+
+def test_seam_l1_sees_rim_errors_but_hardly_the_inside_of_a_large_hole():
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[..., 8:56, 8:56] = 1
+    target = torch.zeros(1, 3, 64, 64)
+    inside = target.clone()
+    inside[..., 20:44, 20:44] = 1.0  # wrong deep inside the hole only
+    rim = target.clone()
+    rim[..., 8:10, 8:56] = 1.0  # wrong on two rows at the hole's edge
+    assert seam_l1(inside, target, mask, 4.0) < 1e-6
+    # the rim error weighs more than twice what the plain hole L1 gives it
+    assert seam_l1(rim, target, mask, 4.0) > 2 * masked_l1(rim, target, mask, 1.0, 0.0)
+    # a thin stroke is all rim: every pixel of it counts fully
+    stroke = torch.zeros(1, 1, 64, 64)
+    stroke[..., 30:32, 4:60] = 1
+    assert seam_l1(torch.ones(1, 3, 64, 64), target, stroke, 4.0) == pytest.approx(1.0)
+    assert seam_l1(target, target, torch.zeros_like(stroke), 4.0) == 0
 
 
 def test_text_guided_attention_loss():

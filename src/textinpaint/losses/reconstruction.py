@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -27,6 +29,39 @@ def masked_l1(
     hole = ((err * mask).sum(dims) / mask.sum(dims).clamp_min(1.0)).mean()
     valid = ((err * (1 - mask)).sum(dims) / (1 - mask).sum(dims).clamp_min(1.0)).mean()
     return hole_weight * hole + valid_weight * valid
+
+
+def seam_weights(mask: Tensor, scale_px: float) -> Tensor:
+    """Per-pixel weight ``exp(-(d - 1) / scale_px)`` inside the hole, 0 outside.
+
+    ``d`` is the chessboard distance to the nearest known pixel (1 on the hole's rim), cut
+    off at ``3 * scale_px`` where the weight has fallen below 5 %. It is grown by 3×3 max
+    pooling of the known region, a dozen cheap passes at the usual scale: kornia's
+    ``distance_transform`` is Euclidean but runs one convolution per pixel of image size
+    (0.4 s per 128-px batch here, half a training step).
+    """
+    hole = mask.float()
+    weight = torch.zeros_like(hole)
+    known = 1 - hole
+    for d in range(1, max(1, int(3 * scale_px)) + 1):
+        grown = F.max_pool2d(known, 3, stride=1, padding=1)
+        weight = weight + (grown - known) * math.exp(-(d - 1) / scale_px)
+        known = grown
+    return weight * hole
+
+
+def seam_l1(pred: Tensor, target: Tensor, mask: Tensor, scale_px: float) -> Tensor:
+    """L1 over the hole weighted by :func:`seam_weights`: the weighted mean error near its rim.
+
+    DeepFill's spatially discounted L1 (Yu et al. 2018) in a steeper form. A hole pixel next
+    to known ones is predictable from them, a pixel deep inside a bird-box hole is the
+    caption's to decide: the plain hole L1 weighs both alike, so a weight high enough to make
+    thin strokes and hole edges match their surroundings would also pull the box's inside to
+    the blurred average. This term weighs only the rim (all of a thin stroke).
+    """
+    weight = seam_weights(mask, scale_px).to(pred.dtype)
+    err = (pred - target).abs().mean(dim=1, keepdim=True)
+    return (err * weight).sum() / weight.sum().clamp_min(1.0)
 
 
 def multiscale_l1(scales: list[Tensor], target: Tensor) -> Tensor:

@@ -47,6 +47,7 @@ from ..losses.reconstruction import (
     masked_l1,
     multiscale_l1,
     raw_completion_l1,
+    seam_l1,
     text_guided_attention_loss,
 )
 from ..losses.structure import pyramid_structure_loss
@@ -304,6 +305,9 @@ class InpaintTrainer:
         if self.cfg.generator.use_refine and lc.coarse:
             terms["rec"] = terms["rec"] + lc.coarse * masked_l1(
                 out["coarse_raw"].float(), image, mask, lc.hole, lc.valid, lc.per_image)
+        if lc.seam:
+            terms["seam"] = seam_l1(out["final_raw"].float(), image, mask,
+                                    lc.seam_px * self.cfg.resolution / 128)
         if lc.multiscale and len(out["alphas"]):
             terms["multiscale"] = multiscale_l1([s.float() for s in out["scales"]], image)
         if lc.raw and out["raws"]:
@@ -322,7 +326,7 @@ class InpaintTrainer:
                         batch["class_id"].to(self.device)).float()
             if lc.kl and out["mu"] is not None:
                 terms["kl"] = kl_loss(out["mu"].float(), out["logvar"].float())
-        weights = {"rec": 1.0, "multiscale": lc.multiscale, "raw": lc.raw,
+        weights = {"rec": 1.0, "seam": lc.seam, "multiscale": lc.multiscale, "raw": lc.raw,
                    "structure": lc.structure, "tga": lc.tga, "matching": lc.matching,
                    "kl": lc.kl, "adversarial": lc.adversarial}
         g_loss = sum(weights[k] * v for k, v in terms.items())

@@ -18,6 +18,10 @@ class LossConfig:
     ``coarse``: the same for the coarse stage, relative to the final one; ``multiscale``:
     DFNet's L1 on every fusion output; ``raw``: hole L1 of every fusion block's completion
     before its alpha blend (see :func:`~textinpaint.losses.reconstruction.raw_completion_l1`);
+    ``seam``: hole L1 weighted by ``exp(-distance to the known region / seam_px)``, so that
+    hole edges and thin strokes match their surroundings while a large hole's inside stays the
+    caption's (``seam_px`` at 128 px, scaled with the resolution; see
+    :func:`~textinpaint.losses.reconstruction.seam_l1`);
     ``tga``: MMFL's text-guided attention L1; ``matching``: DAMSM word + sentence losses of the
     output (frozen encoders); ``structure``: the pyramid structure loss on the predicted Sobel
     maps (``grad_alpha``, ``edge_alpha`` inside it); ``adversarial``: the GAN term (``gan``:
@@ -29,6 +33,8 @@ class LossConfig:
     coarse: float = 1.0
     multiscale: float = 1.0
     raw: float = 0.0
+    seam: float = 0.0
+    seam_px: float = 4.0
     per_image: bool = False
     tga: float = 1.0
     matching: float = 0.001
@@ -41,6 +47,9 @@ class LossConfig:
     gamma1: float = 4.0
     gamma2: float = 5.0
     gamma3: float = 10.0
+
+    def __post_init__(self):
+        check_ranges(self, "loss.", positive=("seam_px",), non_negative=("seam",))
 
 
 @dataclass
