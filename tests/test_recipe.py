@@ -73,6 +73,22 @@ def test_recipe_trains_damsm_and_phases_in_order_and_exports(tmp_path):
     assert load_recipe(other / "recipe.yaml").damsm.folder == str(out / "damsm")
 
 
+def test_a_fresh_phase_fine_tunes_the_previous_generator_from_step_0(tmp_path):
+    recipe = write_recipe(tmp_path / "r.yaml", phases=[
+        {"name": "first", "max_steps": 2, "overrides": TINY},
+        {"name": "tune", "max_steps": 3, "fresh": True, "overrides": TINY},
+    ])
+    out = tmp_path / "out"
+    assert main(["train-recipe", str(recipe), "--out", str(out), "--no-progress"]) == 0
+    first, tune = phase_dirs(load_recipe(recipe), out)
+    info = json.loads((tune / "config.json").read_text())
+    assert info["steps"] == 3  # its own count, not 2 + 3
+    assert info["train"]["init_generator"] == str(first)
+    with pytest.raises(UserError, match="fresh but is the first phase"):
+        load_recipe(write_recipe(tmp_path / "bad.yaml", phases=[
+            {"name": "a", "max_steps": 1, "fresh": True}]))
+
+
 def test_interrupted_phase_resumes_from_its_checkpoint(tmp_path):
     recipe = write_recipe(tmp_path / "r.yaml")
     out = tmp_path / "out"
@@ -135,7 +151,8 @@ def test_birds_128_is_what_its_recipe_builds():
     assert info["resolution"] == recipe.resolution == 128
     assert info["train"] == _without_new_defaults(to_dict(cfg.train), info["train"],
                                                   type(cfg.train)())
-    assert info["loss"] == to_dict(cfg.loss)
+    assert info["loss"] == _without_new_defaults(to_dict(cfg.loss), info["loss"],
+                                                 type(cfg.loss)())
     assert info["train"]["init_generator"] == recipe.damsm.folder == "models/birds-128-v1"
     start = CONFIG_ROOT.parent / info["train"]["init_generator"]
     assert (start / "generator.safetensors").is_file()

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from accelerate import Accelerator
 from accelerate.utils import broadcast, gather_object
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -53,7 +52,7 @@ from .checkpoint import (
 )
 from .distributed import gather_batch, main_process_value, sum_gradients
 from .logger import MetricsLogger
-from .runtime import configure_threads
+from .runtime import configure_threads, make_accelerator
 from .sampler import EpochBatches
 from .schedule import check_decay_clock, decay_clock, linear_decay
 
@@ -284,7 +283,7 @@ def train_damsm(dataset_spec: str, out_dir: str | Path, cfg: DamsmTrainConfig,
     """
     t = cfg.train
     run_dir = Path(out_dir)
-    acc = Accelerator(cpu=not torch.cuda.is_available())
+    acc = make_accelerator(cpu=not torch.cuda.is_available())
     rank, world, main = acc.process_index, acc.num_processes, acc.is_main_process
     device = acc.device
     if max_steps is not None and max_steps <= 0:

@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -72,7 +71,7 @@ from .inpaint_config import InpaintConfig
 from .logger import MetricsLogger
 from .model_card import model_card
 from .resident_data import ResidentData
-from .runtime import keep_freed_memory
+from .runtime import keep_freed_memory, make_accelerator
 from .sampler import EpochBatches
 from .schedule import check_decay_clock, check_decay_start, decay_clock, linear_decay
 
@@ -123,7 +122,7 @@ class InpaintTrainer:
             keep_freed_memory()
         use_gpu = torch.cuda.is_available()
         bf16 = t.bf16 if use_gpu else use_cpu_bf16(t.cpu_bf16)
-        self.acc = Accelerator(cpu=not use_gpu, mixed_precision="bf16" if bf16 else "no")
+        self.acc = make_accelerator(cpu=not use_gpu, mixed_precision="bf16" if bf16 else "no")
         self.device = self.acc.device
         torch.manual_seed(t.seed + self.acc.process_index)
         self.damsm: Damsm = load_damsm(damsm_dir, self.device)

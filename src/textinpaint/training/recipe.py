@@ -58,13 +58,18 @@ class Phase:
     """One ``textinpaint train`` call continuing the previous phase's whole state.
 
     It ends at global step ``max_steps`` or when the run's training time (all phases so far)
-    reaches ``until_minutes``, whichever comes first; at least one must be set.
+    reaches ``until_minutes``, whichever comes first; at least one must be set. A ``fresh``
+    phase takes only the previous phase's generator (its EMA weights, as
+    ``train.init_generator`` does) and starts a new discriminator, optimisers, step count
+    and clock: a fine-tune of a finished model, whose steps and minutes, and those of the
+    phases continuing it, count from its start.
     """
 
     name: str = ""
     max_steps: int = 0
     until_minutes: float = 0.0
     masks: str = ""
+    fresh: bool = False
     overrides: list[str] = field(default_factory=list)
 
 
@@ -100,6 +105,9 @@ def load_recipe(path: str | Path) -> Recipe:
         if phase.name in names:
             raise UserError(f"{where}: two phases are named '{phase.name}'; names must differ")
         names.add(phase.name)
+        if phase.fresh and i == 0:
+            raise UserError(f"{where}: phase '{phase.name}' is fresh but is the first phase; "
+                            "a fresh phase starts from the previous phase's generator")
         if phase.max_steps <= 0 and phase.until_minutes <= 0:
             raise UserError(f"{where}: phase '{phase.name}' never ends; give it max_steps or "
                             "until_minutes")
@@ -214,9 +222,11 @@ def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
             log.info("recipe: phase %s is done (%s)", phase.name, run_dir)
         else:
             log.info("recipe: phase %s into %s", phase.name, run_dir)
+            if phase.fresh:  # load_recipe refuses a fresh first phase: previous is set
+                cfg = replace(cfg, train=replace(cfg.train, init_generator=str(previous)))
             train_inpaint(cfg, recipe.dataset, damsm, run_dir, preset=recipe.preset,
                           max_steps=phase.max_steps or NO_STEP_LIMIT, resume=True,
-                          start_from=previous)
+                          start_from=None if phase.fresh else previous)
         previous = run_dir
     return export_run(previous, out, half=recipe.export_half, name=out.name,
                       extra={"command": how_trained(recipe, out)})

@@ -1,4 +1,4 @@
-"""CPU settings of a training process: torch's threads, glibc's handling of freed memory."""
+"""Settings of a training process: torch's threads, glibc's freed memory, its Accelerator."""
 
 from __future__ import annotations
 
@@ -66,3 +66,22 @@ def keep_freed_memory() -> bool:
     done = [mallopt(_M_MMAP_THRESHOLD, 32 * 2**20), mallopt(_M_TRIM_THRESHOLD, 2**31 - 1),
             mallopt(_M_TOP_PAD, 256 * 2**20)]
     return all(r == 1 for r in done)
+
+
+def make_accelerator(cpu: bool, mixed_precision: str = "no"):
+    """An ``accelerate.Accelerator``, also where this process already made one with another
+    ``mixed_precision``.
+
+    Accelerate keeps one process-wide state and refuses a second Accelerator with another
+    precision. ``train-recipe`` trains the DAMSM (fp32) and then the inpainting phases (bf16
+    autocast where the CPU has bf16 instructions) in one process, and so do the tests: the
+    precision part of the state is reset between them. The process part (ranks, process
+    group) is kept, so this is safe under ``torchrun`` as well.
+    """
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    state = AcceleratorState._shared_state  # accelerate's own tests reset it the same way
+    if state and state.get("_mixed_precision") != mixed_precision:
+        AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(cpu=cpu, mixed_precision=mixed_precision)
