@@ -1,4 +1,4 @@
-"""The README's first picture: a real CUB test-split bird, one hole, three captions, three fills.
+"""The README's first picture: a real CUB test-split bird, one hole, four captions, four fills.
 
     python scripts/readme_figure.py --data ../shared/data/cub --index 1000 \
         --out docs/images/bird-captions.png
@@ -23,9 +23,9 @@ from textinpaint.data.cub import load_records
 from textinpaint.pipeline import InpaintPipeline
 from textinpaint.visualize import caption_grid
 
-# Three of the four colours birds-128's control accuracy is measured with; the fourth,
-# yellow, it paints dark (its card says so).
+# The four colours birds-128's control accuracy is measured with.
 CAPTIONS = ("a bird with a bright red breast",
+            "a bird with a bright yellow breast",
             "a bird with a bright blue breast",
             "a bird with a bright green breast")
 SIDE = 256  # shown size of each panel
