@@ -12,8 +12,9 @@ Settings (``--modes``), each at the same global batch:
 * ``today``: the loop's settings before issue 27 on a CPU: one process with torch's default
   threads (every core), the per-sample loader, fp32, glibc's default handling of freed memory.
 * ``fast``: the fastest CPU settings found: ``today`` with freed memory kept for reuse
-  (``train.keep_freed_memory``, the trainer's default now) and the split resident in memory
-  with masks made in torch (``train.data=device``). On a GPU: ``train.data=device``, bf16,
+  (``train.keep_freed_memory``, the trainer's default now), the split resident in memory
+  with masks made in torch (``train.data=device``) and bf16 autocast where the CPU has bf16
+  instructions (``train.cpu_bf16=auto``, the default). On a GPU: ``train.data=device``, bf16,
   channels-last, fused Adam (the trainer's ``auto`` settings there).
 * ``ddp``: ``fast`` as one process per core with one thread each, data-parallel under
   ``torchrun`` (gloo), at the same global batch.
@@ -62,8 +63,9 @@ def setting(mode: str, batch: int, cuda: bool) -> dict:
     if mode == "fast" and cuda:
         over.update({"train.data": "device", "train.channels_last": "on", "train.bf16": "true",
                      "train.keep_freed_memory": "true"})
-    elif mode == "fast":
-        over.update({"train.data": "device", "train.keep_freed_memory": "true"})
+    elif mode == "fast":  # cpu_bf16 auto: bf16 where the CPU has bf16 instructions
+        over.update({"train.data": "device", "train.keep_freed_memory": "true",
+                     "train.cpu_bf16": "auto"})
     elif mode == "ddp":
         processes, threads = max(1, min(available_cpus(), batch)), 1
         over.update({"train.data": "device", "train.keep_freed_memory": "true"})
