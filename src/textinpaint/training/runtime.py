@@ -78,6 +78,8 @@ def make_accelerator(cpu: bool, mixed_precision: str = "no"):
     precision part of the state is reset between them. The process part (ranks, process
     group) is kept, so this is safe under ``torchrun`` as well.
     """
+    # Imported here: the benchmarks' parent process and the CLI import this module for the
+    # thread settings alone, and accelerate takes a second to import.
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
