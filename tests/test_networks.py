@@ -275,6 +275,7 @@ def test_size_that_does_not_fit_the_levels_is_a_clear_value_error():
         (dict(prefill="zeros"), "prefill"),
         (dict(fusion_base="image"), "fusion_base"),
         (dict(fusion_base="coarse", use_refine=False), "fusion_base"),
+        (dict(word_demand_norm="tanh"), "word_demand_norm"),
     ],
 )
 def test_bad_generator_config_names_the_key(changes, key):
@@ -340,6 +341,27 @@ def test_word_demand_weights_are_zero_on_padding_and_start_as_identity():
     out, weights = layer(image, words, word_mask)
     expected = words[0, :, :2] * 2 * weights[0, :2]
     assert torch.allclose(out[0, :, :2], expected, atol=1e-6)
+
+
+def test_softmax_word_demand_makes_words_compete_and_keeps_a_uniform_caption():
+    torch.manual_seed(0)
+    layer = WordDemand(16, 32, normalize="softmax")
+    image, words = torch.randn(2, 16, 4, 4), torch.randn(2, 32, 5)
+    word_mask = torch.tensor([[1, 1, 1, 0, 0], [0] * 5], dtype=torch.bool)
+    out, weights = layer(image, words, word_mask)
+    assert torch.allclose(weights[0].sum(), torch.tensor(1.0)) and torch.equal(weights[1],
+                                                                               torch.zeros(5))
+    assert torch.equal(weights[0, 3:], torch.zeros(2)) and out.isfinite().all()
+    assert torch.equal(out[0, :, :3], words[0, :, :3])  # gamma 0: the identity
+    with torch.no_grad():
+        layer.gamma.fill_(0.5)
+    out, weights = layer(image, words, word_mask)
+    factor = 1 + 0.5 * (3 * weights[0, :3] - 1)
+    assert torch.allclose(out[0, :, :3], words[0, :, :3] * factor, atol=1e-6)
+    # The most demanded word is amplified, the least damped: they compete.
+    assert factor.max() > 1 > factor.min()
+    with pytest.raises(ValueError, match="normalize"):
+        WordDemand(16, 32, normalize="tanh")
 
 
 def test_non_local_attention_is_identity_at_init_and_reads_only_known_keys():

@@ -74,6 +74,9 @@ class WordAttention(nn.Module):
         return context, attn.transpose(1, 2).reshape(b, -1, h, w)
 
 
+WORD_DEMAND_NORMS = ("sigmoid", "softmax")
+
+
 class WordDemand(nn.Module):
     """MMFL's image-adaptive word demand module: one weight per word, chosen by the image.
 
@@ -88,14 +91,26 @@ class WordDemand(nn.Module):
     so the module starts as the identity (as MMFL's ``γ·A·W + W`` does) and learns how far to
     amplify (w > ½) or damp (w < ½) each word. Padding words get weight 0 and are zeroed.
 
+    ``normalize="softmax"`` makes the words compete for the image's demand instead:
+    ``w = softmax(score)`` over the caption's real words (they sum to 1) and, with ``n`` real
+    words, ``words_out = words * (1 + gamma * (n * w - 1))``: a caption weighed uniformly is
+    left as it is, and a word can only be amplified at the others' expense. Independent
+    sigmoids saturated in training (every word's weight 1 or every one 0, in both shipped
+    birds models), which left nothing to read from them.
+
     Args:
         image_channels: channels of the local image feature.
         word_dim: D, channels of the word features.
         hidden: width of the joint space (defaults to ``image_channels``).
+        normalize: ``sigmoid`` (independent weights) or ``softmax`` (competing weights).
     """
 
-    def __init__(self, image_channels: int, word_dim: int, hidden: int | None = None):
+    def __init__(self, image_channels: int, word_dim: int, hidden: int | None = None,
+                 normalize: str = "sigmoid"):
         super().__init__()
+        if normalize not in WORD_DEMAND_NORMS:
+            raise ValueError(f"normalize must be one of {WORD_DEMAND_NORMS}, got '{normalize}'")
+        self.normalize = normalize
         hidden = hidden or image_channels
         self.word_proj = nn.Conv1d(word_dim, hidden, kernel_size=1)
         self.local_proj = nn.Conv2d(image_channels, hidden, kernel_size=1)
@@ -114,8 +129,13 @@ class WordDemand(nn.Module):
         attended = torch.bmm(local, where.transpose(1, 2))  # B×K×T
         pooled = self.global_proj(image.mean(dim=(2, 3)))[:, :, None]  # B×K×1
         score = (q * (attended + pooled)).sum(dim=1) * self.scale  # B×T
-        weights = torch.sigmoid(score) * mask
-        factor = (1 + self.gamma * (2 * weights - 1)) * mask
+        if self.normalize == "softmax":
+            weights = masked_softmax(score, mask)
+            count = mask.sum(dim=1, keepdim=True).to(weights.dtype)
+            factor = (1 + self.gamma * (count * weights - 1)) * mask
+        else:
+            weights = torch.sigmoid(score) * mask
+            factor = (1 + self.gamma * (2 * weights - 1)) * mask
         return words * factor[:, None, :], weights
 
 

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ConfigError
-from .attention import NonLocalAttention, WordAttention, WordDemand
+from .attention import WORD_DEMAND_NORMS, NonLocalAttention, WordAttention, WordDemand
 from .conditioning import ConditioningAugmentation
 from .fusion import FusionBlock, resize_mask
 from .prefill import PREFILLS, prefill
@@ -64,8 +64,9 @@ class GeneratorConfig:
     augmentation code, ``sentence_level`` where that code is broadcast and concatenated to the
     coarse encoder feature (-1 = the bottleneck), ``word_attention_levels`` decoder levels with
     word attention, ``use_word_demand`` (MMFL's WDM, reading the coarse encoder at the coarsest
-    word-attention level, at least 1), ``refine_word_attention`` (word attention in the refine
-    stage too).
+    word-attention level, at least 1) with ``word_demand_norm`` (``sigmoid``: independent
+    word weights; ``softmax``: the words compete, see :class:`WordDemand`),
+    ``refine_word_attention`` (word attention in the refine stage too).
 
     Refine stage (``use_refine``): ``refine_input`` (``mask``: coarse composite + mask;
     ``masked_image``: coarse composite + masked image, MMFL's 6 channels) and ``refine_*``
@@ -102,6 +103,7 @@ class GeneratorConfig:
     sentence_level: int = -1
     word_attention_levels: list[int] = field(default_factory=lambda: [4, 3])
     use_word_demand: bool = True
+    word_demand_norm: str = "sigmoid"
     use_refine: bool = True
     refine_input: str = "mask"
     refine_conv_kind: str = "light"
@@ -128,6 +130,7 @@ class GeneratorConfig:
         _check_choice("refine_input", self.refine_input, REFINE_INPUTS)
         _check_choice("prefill", self.prefill, PREFILLS)
         _check_choice("fusion_base", self.fusion_base, FUSION_BASES)
+        _check_choice("word_demand_norm", self.word_demand_norm, WORD_DEMAND_NORMS)
         if self.fusion_base == "coarse" and not self.use_refine:
             raise ConfigError("config key 'fusion_base' is 'coarse' but there is no refine "
                               "stage: set use_refine: true or fusion_base: guess")
@@ -369,7 +372,8 @@ class InpaintGenerator(nn.Module):
         self.demand_level = max(1, max(word_levels, default=1))
         self.word_demand = None
         if text and cfg.use_word_demand:
-            self.word_demand = WordDemand(self.coarse.channels[self.demand_level], cfg.word_dim)
+            self.word_demand = WordDemand(self.coarse.channels[self.demand_level], cfg.word_dim,
+                                          normalize=cfg.word_demand_norm)
         self.refine = None
         if cfg.use_refine:
             self.refine = _Stage(
