@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from textinpaint.errors import UserError
+from textinpaint.losses.damsm import hole_word_demand, word_demand_loss
 from textinpaint.losses.adversarial import get_gan_loss
 from textinpaint.losses.reconstruction import (
     masked_l1,
@@ -189,3 +190,23 @@ def test_hinge_on_constant_logits():
 def test_unknown_gan_loss_is_a_user_error():
     with pytest.raises(UserError, match="ralsgan"):
         get_gan_loss("wgan")
+
+
+def test_hole_word_demand_finds_the_word_of_the_hidden_region():
+    # Two regions side by side (1×2 grid); word 0 matches the left one, word 1 the right one.
+    local = torch.zeros(1, 2, 1, 2)
+    local[0, 0, 0, 0] = local[0, 1, 0, 1] = 4.0
+    words = torch.eye(2)[None]  # B×D×T: word t is axis t
+    words = torch.cat([words, torch.zeros(1, 2, 1)], dim=2)  # a padding word
+    word_mask = torch.tensor([[True, True, False]])
+    left = torch.zeros(1, 1, 8, 16)
+    left[..., :8] = 1
+    target = hole_word_demand(local, words, word_mask, left)
+    assert target[0, 2] == 0 and target.sum() == pytest.approx(1.0)
+    assert target[0, 0] > 0.9 > 0.1 > target[0, 1]
+    assert hole_word_demand(local, words, word_mask, left.flip(-1))[0, 1] > 0.9
+    # The loss is 0 at the target and grows away from it; no valid caption gives 0.
+    assert word_demand_loss(target, target, word_mask) == pytest.approx(0, abs=1e-5)
+    wrong = torch.tensor([[0.1, 0.9, 0.0]])
+    assert word_demand_loss(wrong, target, word_mask) > 1.0
+    assert word_demand_loss(wrong, target, torch.tensor([[True, False, False]])) == 0

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from textinpaint.cli import main
-from textinpaint.config import load_config
+from textinpaint.config import ConfigError, load_config
 from textinpaint.errors import UserError
 from textinpaint.model_folder import init_model_folder, load_model
 from textinpaint.presets import preset_path
@@ -175,6 +175,16 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, dams
     assert not (run / "checkpoints" / "checkpoint-00000002.pt").exists()
 
 
+def test_demand_loss_trains_competing_word_weights_and_needs_them(tmp_path, damsm_dir):
+    cfg = tiny_cfg("train.checkpoint_every=0", "train.shapes_length=4", "train.log_every=1",
+                   "generator.word_demand_norm=softmax", "loss.demand=1.0")
+    InpaintTrainer(cfg, "shapes", damsm_dir, tmp_path / "run").fit(max_steps=2)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert all(r["demand"] > 0 for r in rows)
+    with pytest.raises(ConfigError, match="word_demand_norm=softmax"):
+        tiny_cfg("loss.demand=1.0")
+
+
 def test_tiny_model_overfits_four_images(tmp_path, damsm_dir):
     """Reconstruction loss on a fixed set of 4 images falls by at least 2x in 60 steps."""
     cfg = tiny_cfg("train.checkpoint_every=0", "train.shapes_length=4", "train.batch_size=4",
@@ -203,7 +213,7 @@ def test_two_process_gloo_ranks_hold_identical_weights(tmp_path, damsm_dir):
     script = tmp_path / "ddp.py"
     script.write_text(f"""
 import os, torch
-from textinpaint.config import load_config
+from textinpaint.config import ConfigError, load_config
 from textinpaint.errors import UserError
 from textinpaint.presets import preset_path
 from textinpaint.training.inpaint import InpaintTrainer

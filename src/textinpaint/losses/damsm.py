@@ -166,3 +166,40 @@ def sentence_loss(img_global: torch.Tensor, sentence: torch.Tensor,
         sentence, dim=1, eps=1e-8).t()
     drop = negatives_to_drop(class_ids, scores.shape[0], scores.device, exclude)
     return _two_way_ce(scores, drop)
+
+
+def hole_word_demand(img_local: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor,
+                     hole: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Which words describe what a hole hides, as DAMSM sees the real image: ``B×T``.
+
+    For every region of the real image, DAMSM's softmax over the caption's words of eᵀv (step 2
+    of the word loss above: which word this region is about); averaged over the regions, each
+    weighted by the share of its pixels inside the hole. Rows sum to 1 over the real words (0 on
+    padding, and everywhere for a caption without words or an image without a hole). The target
+    of the word-demand module's weights (:func:`word_demand_loss`).
+
+    Args:
+        img_local: B×D×h×w region features of the real images (frozen DAMSM encoder).
+        words: B×D×T word features of their captions.
+        word_mask: bool B×T, True for real words.
+        hole: B×1×H×W hole masks (1 = hole) at the images' size.
+    """
+    scores = torch.einsum("bdt,bdr->btr", words, img_local.flatten(2))
+    fill = torch.finfo(scores.dtype).min
+    per_region = scores.masked_fill(~word_mask[:, :, None], fill).softmax(dim=1)
+    per_region = per_region * word_mask[:, :, None]
+    cells = F.adaptive_avg_pool2d(hole.to(scores.dtype), img_local.shape[-2:]).flatten(1)
+    return (per_region * cells[:, None]).sum(2) / cells.sum(1, keepdim=True).clamp_min(eps)
+
+
+def word_demand_loss(weights: torch.Tensor, target: torch.Tensor, word_mask: torch.Tensor,
+                     eps: float = 1e-6) -> torch.Tensor:
+    """KL(target ‖ weights) of each caption's word weights (both summing to 1 over its real
+    words), averaged over the captions with two words or more and a non-empty target; 0 when
+    there is none."""
+    mask = word_mask.to(weights.dtype)
+    kl = (target * ((target + eps).log() - (weights + eps).log()) * mask).sum(1)
+    rows = (word_mask.sum(1) >= 2) & (target.sum(1) > 0.5)
+    if not rows.any():
+        return weights.sum() * 0
+    return kl[rows].mean()

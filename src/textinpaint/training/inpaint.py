@@ -41,7 +41,7 @@ from ..config import to_dict
 from ..data import build_dataset, collate, parse_dataset_spec
 from ..errors import UserError
 from ..losses.adversarial import get_gan_loss
-from ..losses.damsm import sentence_loss, words_loss
+from ..losses.damsm import hole_word_demand, sentence_loss, word_demand_loss, words_loss
 from ..losses.reconstruction import (
     masked_l1,
     multiscale_l1,
@@ -254,6 +254,13 @@ class InpaintTrainer:
         s0, s1 = sentence_loss(glob, sentence, class_ids, lc.gamma3)
         return w0 + w1 + s0 + s1
 
+    def _demand_loss(self, image, mask, words, word_mask, weights):
+        """The word-demand weights against the words DAMSM finds in the real image's hole."""
+        with torch.no_grad(), self.acc.autocast():
+            local, _ = self.damsm.image_encoder(image)
+        target = hole_word_demand(local.float(), words.float(), word_mask, mask)
+        return word_demand_loss(weights, target, word_mask)
+
     def lr_factor(self) -> float:
         """The learning rates' factor now: a pure function of the step (so resume needs no
         scheduler state), 1 until ``train.lr_decay_start`` × ``max_steps``, then falling
@@ -323,11 +330,14 @@ class InpaintTrainer:
                     terms["matching"] = self._matching_loss(
                         out["final"], words, sentence, word_mask,
                         batch["class_id"].to(self.device)).float()
+            if lc.demand and out["word_weights"] is not None:
+                terms["demand"] = self._demand_loss(image, mask, words, word_mask,
+                                                    out["word_weights"].float())
             if lc.kl and out["mu"] is not None:
                 terms["kl"] = kl_loss(out["mu"].float(), out["logvar"].float())
         weights = {"rec": 1.0, "seam": lc.seam, "multiscale": lc.multiscale, "raw": lc.raw,
                    "structure": lc.structure, "tga": lc.tga, "matching": lc.matching,
-                   "kl": lc.kl, "adversarial": lc.adversarial}
+                   "demand": lc.demand, "kl": lc.kl, "adversarial": lc.adversarial}
         g_loss = sum(weights[k] * v for k, v in terms.items())
         # Remembered on the device, checked by read_terms: a check here would wait every step.
         self._finite &= torch.isfinite(g_loss.detach()) & torch.isfinite(d_loss.detach())

@@ -24,7 +24,10 @@ class LossConfig:
     :func:`~textinpaint.losses.reconstruction.seam_l1`);
     ``tga``: MMFL's text-guided attention L1; ``matching``: DAMSM word + sentence losses of the
     output (frozen encoders); ``structure``: the pyramid structure loss on the predicted Sobel
-    maps (``grad_alpha``, ``edge_alpha`` inside it); ``adversarial``: the GAN term (``gan``:
+    maps (``grad_alpha``, ``edge_alpha`` inside it); ``demand``: KL from the words DAMSM
+    finds in the real image's hole to the word-demand weights (needs
+    ``generator.word_demand_norm: softmax``; see
+    :func:`~textinpaint.losses.damsm.hole_word_demand`); ``adversarial``: the GAN term (``gan``:
     ``ralsgan`` or ``hinge``); ``kl``: conditioning augmentation's KL term.
     """
 
@@ -39,6 +42,7 @@ class LossConfig:
     tga: float = 1.0
     matching: float = 0.001
     structure: float = 1.0
+    demand: float = 0.0
     grad_alpha: float = 0.1
     edge_alpha: float = 20.0
     adversarial: float = 0.002
@@ -49,7 +53,7 @@ class LossConfig:
     gamma3: float = 10.0
 
     def __post_init__(self):
-        check_ranges(self, "loss.", positive=("seam_px",), non_negative=("seam",))
+        check_ranges(self, "loss.", positive=("seam_px",), non_negative=("seam", "demand"))
 
 
 @dataclass
@@ -138,3 +142,9 @@ class InpaintConfig:
 
     def __post_init__(self):
         check_ranges(self, "", positive=("resolution",))
+        g = self.generator
+        if self.loss.demand and not (g.use_text and g.use_word_demand
+                                     and g.word_demand_norm == "softmax"):
+            raise ConfigError("config key 'loss.demand' trains competing word-demand weights: "
+                              "set generator.word_demand_norm=softmax (with use_text and "
+                              "use_word_demand on) or loss.demand=0")
