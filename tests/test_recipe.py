@@ -217,3 +217,17 @@ def test_command_line_overrides_reach_every_phase_and_the_record(tmp_path, capsy
         assert main(["train-recipe", str(recipe), "--out", str(bad), *args]) != 0
         assert message in capsys.readouterr().err
         assert not bad.exists()
+
+
+def test_the_equal_images_recipe_sees_as_many_images_as_birds_128():
+    """birds-128-equal-images replays models/birds-128's whole training in steps, so another
+    preset on it sees exactly the shipped model's images (its v1 start, then its fine-tunes)."""
+    recipe = load_recipe(CONFIG_ROOT / "recipes" / "birds-128-equal-images.yaml")
+    models = CONFIG_ROOT.parent / "models"
+    v1 = json.loads((models / "birds-128-v1" / "config.json").read_text())
+    final = json.loads((models / "birds-128" / "config.json").read_text())
+    steps = [p.max_steps for p in recipe.phases]
+    assert [p.fresh for p in recipe.phases] == [False] * 4 + [True, False, True]
+    assert steps[3] == v1["steps"] and steps[-1] == final["steps"]
+    assert all(cfg.train.batch_size == 4 for cfg in phase_configs(recipe))
+    assert all(p.until_minutes == 0 for p in recipe.phases)  # steps, not a CPU's clock
