@@ -185,6 +185,24 @@ def test_demand_loss_trains_competing_word_weights_and_needs_them(tmp_path, dams
         tiny_cfg("loss.demand=1.0")
 
 
+def test_trainable_moves_only_the_named_generator_parameters(tmp_path, damsm_dir):
+    first = tiny_cfg("train.checkpoint_every=0", "train.shapes_length=4")
+    train_inpaint(first, "shapes", damsm_dir, tmp_path / "a", max_steps=1)
+    cfg = tiny_cfg("train.checkpoint_every=0", "train.shapes_length=4",
+                   f"train.init_generator={tmp_path / 'a'}", "train.ema_decay=0",
+                   "generator.word_demand_norm=softmax", "loss.demand=1.0",
+                   r"train.trainable=^word_demand\.")
+    train_inpaint(cfg, "shapes", damsm_dir, tmp_path / "b", max_steps=3)
+    a = load_file(str(tmp_path / "a" / "generator.safetensors"))
+    b = load_file(str(tmp_path / "b" / "generator.safetensors"))
+    moved = {k for k in a if not torch.equal(a[k], b[k])}
+    assert moved and all(k.startswith("word_demand.") for k in moved)
+    with pytest.raises(UserError, match="names no generator parameter"):
+        InpaintTrainer(tiny_cfg("train.trainable=^nothing"), "shapes", damsm_dir, tmp_path / "c")
+    with pytest.raises(ConfigError, match="train.trainable"):
+        tiny_cfg("train.trainable=(")
+
+
 def test_tiny_model_overfits_four_images(tmp_path, damsm_dir):
     """Reconstruction loss on a fixed set of 4 images falls by at least 2x in 60 steps."""
     cfg = tiny_cfg("train.checkpoint_every=0", "train.shapes_length=4", "train.batch_size=4",

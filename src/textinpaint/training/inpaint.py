@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -134,6 +135,8 @@ class InpaintTrainer:
         self.D = PatchDiscriminator(cfg.discriminator)
         if t.init_generator:
             self._init_generator(t.init_generator)
+        if t.trainable:
+            self._freeze_all_but(t.trainable)
         self.ema = copy.deepcopy(self.G).eval().requires_grad_(False).to(self.device)
         if _setting_on(t.channels_last, use_gpu):  # not the EMA: it is saved as safetensors
             for net in (self.G, self.D):
@@ -185,6 +188,19 @@ class InpaintTrainer:
             raise UserError(f"train.init_generator: {exc}; keep that model's generator "
                             "settings") from None
         log.info("generator initialised from %s", path)
+
+    def _freeze_all_but(self, pattern: str) -> None:
+        """Train only the generator parameters whose names ``pattern`` finds."""
+        found = re.compile(pattern)
+        params = dict(self.G.named_parameters())
+        chosen = [name for name in params if found.search(name)]
+        if not chosen:
+            raise UserError(f"train.trainable: '{pattern}' names no generator parameter; they "
+                            f"read like '{next(iter(params))}'")
+        for name, param in params.items():
+            param.requires_grad_(name in chosen)
+        log.info("training %d of %d generator tensors (train.trainable=%s)", len(chosen),
+                 len(params), pattern)
 
     def _dataset(self):
         kwargs = {}

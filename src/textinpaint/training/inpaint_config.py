@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..config import ConfigError, check_ranges
@@ -109,8 +110,18 @@ class TrainConfig:
     # of its caption and the bird's pixels of that colour moved to another colour
     # (data/colour_swap.py). File datasets with the loader data path only.
     colour_swap: float = 0.0
+    # A regular expression over the generator's parameter names: only those it finds are
+    # trained, the rest stay as initialised (e.g. "^word_demand\\." teaches a fine-tuned
+    # model's word-demand module without moving how it paints). Empty: train everything.
+    trainable: str = ""
 
     def __post_init__(self):
+        if self.trainable:
+            try:
+                re.compile(self.trainable)
+            except re.error as exc:
+                raise ConfigError(f"config key 'train.trainable' is not a regular expression "
+                                  f"({exc}): e.g. '^word_demand\\.'") from None
         for name in ("cpu_bf16", "channels_last"):
             if isinstance(getattr(self, name), bool):
                 setattr(self, name, "on" if getattr(self, name) else "off")
