@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from textinpaint.errors import UserError
-from textinpaint.losses.damsm import hole_word_demand, word_demand_loss
 from textinpaint.losses.adversarial import get_gan_loss
+from textinpaint.losses.damsm import hole_word_demand, word_demand_loss
 from textinpaint.losses.reconstruction import (
     masked_l1,
     multiscale_l1,
