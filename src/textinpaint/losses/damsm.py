@@ -23,6 +23,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..nn.attention import masked_softmax
+
 GAMMA1_BIRDS, GAMMA1_DEFAULT, GAMMA2, GAMMA3 = 4.0, 5.0, 5.0, 10.0
 
 
@@ -185,9 +187,7 @@ def hole_word_demand(img_local: torch.Tensor, words: torch.Tensor, word_mask: to
         hole: B×1×H×W hole masks (1 = hole) at the images' size.
     """
     scores = torch.einsum("bdt,bdr->btr", words, img_local.flatten(2))
-    fill = torch.finfo(scores.dtype).min
-    per_region = scores.masked_fill(~word_mask[:, :, None], fill).softmax(dim=1)
-    per_region = per_region * word_mask[:, :, None]
+    per_region = masked_softmax(scores, word_mask[:, :, None], dim=1)
     cells = F.adaptive_avg_pool2d(hole.to(scores.dtype), img_local.shape[-2:]).flatten(1)
     return (per_region * cells[:, None]).sum(2) / cells.sum(1, keepdim=True).clamp_min(eps)
 
