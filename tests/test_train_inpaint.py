@@ -261,3 +261,18 @@ torch.save({{k: v.clone() for k, v in g.items()}}, r"{tmp_path}/rank%d.pt" % t.a
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     for k in r0:
         assert torch.equal(r0[k], r1[k]), k
+
+
+def test_no_progress_logs_a_line_per_checkpoint_instead_of_a_bar(tmp_path, damsm_dir, caplog,
+                                                                  capsys):
+    out = tmp_path / "run"
+    with caplog.at_level("INFO", logger="textinpaint.training.inpaint"):
+        code = main(["train", "--dataset", "shapes", "--preset", "tiny", "--damsm",
+                     str(damsm_dir), "--out", str(out), "--resolution", "32", "--max-steps", "4",
+                     "--no-progress", "train.checkpoint_every=2", "train.log_every=1",
+                     "train.shapes_length=64"])
+    assert code == 0
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert [line.split(":")[0] for line in lines] == ["step 2/4", "step 4/4"]
+    assert "images/s" in lines[0]
+    assert "train tiny" not in capsys.readouterr().err  # no tqdm bar was drawn

@@ -20,7 +20,8 @@ def add_parser(sub) -> None:
     p.add_argument("--dataset", help="this dataset spec instead of the recipe's")
     p.add_argument("--time-scale", type=float, default=None,
                    help="multiply every until_minutes limit (0.5: the recipe in half the time)")
-    p.add_argument("--no-progress", action="store_true", help="no DAMSM progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bars: a log line per checkpoint (for log files)")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="config overrides for every phase, after the recipe's own "
                         "(e.g. train.seed=1 for a second run of the same schedule)")

@@ -26,6 +26,8 @@ def add_parser(sub) -> None:
     p.add_argument("--start-from", metavar="RUN_OR_CHECKPOINT",
                    help="a new run that continues another run's whole state under this "
                         "config (a second training phase)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar: a log line per checkpoint (for log files)")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="config overrides, e.g. train.batch_size=8 loss.tga=0.5")
     p.set_defaults(func=run)
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(InpaintConfig, path, overrides)
     name = args.preset if not args.config else str(args.config)
     train_inpaint(cfg, args.dataset, args.damsm, args.out, preset=name,
-                  max_steps=args.max_steps, resume=args.resume, start_from=args.start_from)
+                  max_steps=args.max_steps, resume=args.resume, start_from=args.start_from,
+                  progress=not args.no_progress)
     print(f"model folder written to {args.out}")
     return 0

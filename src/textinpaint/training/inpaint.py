@@ -472,8 +472,12 @@ class InpaintTrainer:
                 "discriminator": dataclasses.asdict(self.cfg.discriminator)}
 
     # -- the loop --------------------------------------------------------------------------
-    def fit(self, max_steps: int | None = None) -> Path:
-        """Train until ``max_steps`` (default ``train.max_steps``), then export."""
+    def fit(self, max_steps: int | None = None, progress: bool = True) -> Path:
+        """Train until ``max_steps`` (default ``train.max_steps``), then export.
+
+        ``progress=False`` replaces the progress bar (whose redraws fill a log file) with one
+        log line per checkpoint.
+        """
         t = self.cfg.train
         total = t.max_steps if max_steps is None else max_steps
         main = self.acc.is_main_process
@@ -485,8 +489,10 @@ class InpaintTrainer:
                         "processes": self.acc.num_processes, **to_dict(self.cfg)})
         # a run that only ends on the clock has no step total worth a progress bar
         bar = tqdm(total=total if total < NO_STEP_LIMIT else None, initial=self.step,
-                   disable=not main, dynamic_ncols=True, desc=f"train {self.preset}")
+                   disable=not (main and progress), dynamic_ncols=True,
+                   desc=f"train {self.preset}")
         last_time, last_step = time.time(), self.step
+        last_terms = None
         timed_out = self._out_of_time()  # a resumed run may have spent its budget already
         try:  # a stopped run must not leave its progress bar on the terminal
             while self.step < total and not timed_out:
@@ -510,11 +516,14 @@ class InpaintTrainer:
                                                 "lr_g": self.opt_g.param_groups[0]["lr"]})
                         bar.set_postfix(g=f"{terms['g_loss']:.3f}", d=f"{terms['d_loss']:.3f}",
                                         rec=f"{terms['rec']:.3f}", ips=f"{ips:.1f}")
+                        last_terms = (terms, ips)
                     bar.update(1)
                     if main and t.sample_every and self.step % t.sample_every == 0:
                         self.save_samples()
                     if t.checkpoint_every and self.step % t.checkpoint_every == 0:
                         self._checkpoint()
+                        if main and not progress and last_terms is not None:
+                            self._log_progress(*last_terms, total)
                     timed_out = self._out_of_time()
                     if self.step >= total or timed_out:
                         break
@@ -534,6 +543,12 @@ class InpaintTrainer:
         self.acc.wait_for_everyone()
         return self.run_dir
 
+    def _log_progress(self, terms: dict, ips: float, total: int) -> None:
+        of = f"/{total}" if total < NO_STEP_LIMIT else ""
+        log.info("step %d%s: g %.3f d %.3f rec %.3f, %.1f images/s, %.1f min trained",
+                 self.step, of, terms["g_loss"], terms["d_loss"], terms["rec"], ips,
+                 self.wall_time / 60)
+
     def _out_of_time(self) -> bool:
         # Every process must stop at the same step (and decay its learning rates alike), so
         # rank 0's clock decides for all.
@@ -552,12 +567,14 @@ class InpaintTrainer:
 
 def train_inpaint(cfg: InpaintConfig, dataset_spec: str, damsm_dir: str | Path,
                   run_dir: str | Path, preset: str = "custom", max_steps: int | None = None,
-                  resume: bool = False, start_from: str | Path | None = None) -> Path:
+                  resume: bool = False, start_from: str | Path | None = None,
+                  progress: bool = True) -> Path:
     """Train (or resume) an inpainting run and export its model folder into ``run_dir``.
 
     ``start_from``: another run's folder (its latest checkpoint) or a checkpoint file whose
     whole state (networks, optimisers, EMA, step, images seen, training time) a new run
     continues under ``cfg``, e.g. a second phase with other masks or losses.
+    ``progress=False``: no progress bar, a log line per checkpoint instead.
     """
     if max_steps is not None and max_steps <= 0:
         raise UserError(f"max_steps (--max-steps) must be at least 1, got {max_steps}")
@@ -576,4 +593,4 @@ def train_inpaint(cfg: InpaintConfig, dataset_spec: str, damsm_dir: str | Path,
         log.info("generator %s parameters, discriminator %s",
                  f"{count_parameters(trainer.ema):,}",
                  f"{count_parameters(trainer.acc.unwrap_model(trainer.D)):,}")
-    return trainer.fit(max_steps)
+    return trainer.fit(max_steps, progress=progress)

@@ -184,7 +184,7 @@ def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
         recipe: from :func:`load_recipe` (and :func:`with_options`).
         out: the recipe's folder: ``damsm/``, one subfolder per phase, ``recipe.yaml`` (the
             recipe as run, itself a recipe file) and, at the end, the model folder's files.
-        progress: show the DAMSM run's progress bar.
+        progress: show progress bars (else the GAN phases log a line per checkpoint).
 
     Returns:
         ``out``, now the model folder of the last phase (fp16 weights with ``export_half``).
@@ -226,7 +226,8 @@ def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
                 cfg = replace(cfg, train=replace(cfg.train, init_generator=str(previous)))
             train_inpaint(cfg, recipe.dataset, damsm, run_dir, preset=recipe.preset,
                           max_steps=phase.max_steps or NO_STEP_LIMIT, resume=True,
-                          start_from=None if phase.fresh else previous)
+                          start_from=None if phase.fresh else previous,
+                          progress=progress)
         previous = run_dir
     return export_run(previous, out, half=recipe.export_half, name=out.name,
                       extra={"command": how_trained(recipe, out)})
