@@ -19,7 +19,8 @@ Settings (``--modes``), each at the same global batch:
 * ``ddp``: ``fast`` as one process per core with one thread each, data-parallel under
   ``torchrun`` (gloo), at the same global batch.
 * ``one_thread``, ``keep_memory``, ``channels_last``, ``bf16``, ``compile``: ``today``
-  with one change each, to show what each is worth. ``bf16`` on a CPU only runs where
+  with one change each, to show what each is worth; ``a+b`` combines them in that order
+  (``bf16+ddp``, ``bf16+channels_last``). ``bf16`` on a CPU only runs where
   /proc/cpuinfo lists avx512_bf16 or amx_bf16 (without them bf16 runs slower than fp32); a
   mode this machine cannot run is listed as not
   measured, with the reason.
@@ -58,8 +59,18 @@ TODAY = {"train.data": "loader", "train.channels_last": "off", "train.cpu_bf16":
 
 def setting(mode: str, batch: int, cuda: bool) -> dict:
     """Processes, threads per process (0 = torch's default), per-process batch and config
-    overrides of a mode, at global batch ``batch``."""
+    overrides of a mode, at global batch ``batch``. ``a+b`` applies mode ``a``'s changes,
+    then ``b``'s (``bf16+ddp``: bf16 autocast in every data-parallel process)."""
     over, processes, threads = dict(TODAY), 1, 0
+    for part in mode.split("+"):
+        processes, threads = _apply(part, over, processes, threads, batch, cuda)
+    return {"processes": processes, "threads": threads, "batch": batch // processes,
+            "overrides": [f"{k}={v}" for k, v in over.items()]}
+
+
+def _apply(mode: str, over: dict, processes: int, threads: int, batch: int,
+           cuda: bool) -> tuple[int, int]:
+    """Add one mode's config changes to ``over``; return its processes and threads."""
     if mode == "fast" and cuda:
         over.update({"train.data": "device", "train.channels_last": "on", "train.bf16": "true",
                      "train.keep_freed_memory": "true"})
@@ -79,8 +90,7 @@ def setting(mode: str, batch: int, cuda: bool) -> dict:
         over.update({"train.bf16": "true", "train.cpu_bf16": "on"})
     elif mode == "compile":
         over["train.compile"] = "true"
-    return {"processes": processes, "threads": threads, "batch": batch // processes,
-            "overrides": [f"{k}={v}" for k, v in over.items()]}
+    return processes, threads
 
 
 def measure(preset: str, resolution: int, mode: str, args) -> dict | None:
@@ -187,9 +197,10 @@ def main() -> None:
     for preset in args.presets.split(","):
         for resolution in (int(r) for r in args.resolutions.split(",")):
             for mode in args.modes.split(","):
-                if mode not in MODES:
-                    raise SystemExit(f"unknown mode '{mode}'; use {', '.join(MODES)}")
-                if mode == "bf16" and not cuda and not cpu_has_bf16():
+                if any(part not in MODES for part in mode.split("+")):
+                    raise SystemExit(f"unknown mode '{mode}'; use {', '.join(MODES)} "
+                                     "or several joined by '+'")
+                if "bf16" in mode.split("+") and not cuda and not cpu_has_bf16():
                     skipped.append(f"{preset} {resolution} px bf16: this CPU has no avx512_bf16 "
                                    "or amx_bf16 (bf16 would run slower than fp32)")
                     continue
