@@ -24,9 +24,14 @@ Settings (``--modes``), each at the same global batch:
   /proc/cpuinfo lists avx512_bf16 or amx_bf16 (without them bf16 runs slower than fp32); a
   mode this machine cannot run is listed as not
   measured, with the reason.
+* ``lean`` and ``narrow_d``: changes to the GAN's recipe, not only to how it runs (their
+  quality is checked apart): the discriminator updated on every second step only
+  (``train.d_every=2``) and its widest layers capped at 256 channels
+  (``discriminator.max_channels=256``).
 
     python benchmarks/train_speed.py                                  # full, 128 px, today vs fast
     python benchmarks/train_speed.py --modes today,fast,channels_last,compile --steps 12
+    python benchmarks/train_speed.py --modes today,bf16,bf16+lean,bf16+lean+narrow_d
     python benchmarks/train_speed.py --dataset cub:../shared/data/cub --damsm models/birds-128
 
 On a GPU the table adds the device's busy fraction (CUDA-event time of the steps over their
@@ -49,7 +54,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from textinpaint.training.runtime import available_cpus  # noqa: E402 (after the path)
 
-MODES = ("today", "fast", "ddp", "one_thread", "keep_memory", "channels_last", "bf16", "compile")
+MODES = ("today", "fast", "ddp", "one_thread", "keep_memory", "channels_last", "bf16", "compile",
+         "lean", "narrow_d")
 
 
 # "today": the settings every row starts from (bf16 keeps its default: on for GPUs, as before).
@@ -90,6 +96,10 @@ def _apply(mode: str, over: dict, processes: int, threads: int, batch: int,
         over.update({"train.bf16": "true", "train.cpu_bf16": "on"})
     elif mode == "compile":
         over["train.compile"] = "true"
+    elif mode == "lean":
+        over["train.d_every"] = "2"
+    elif mode == "narrow_d":
+        over["discriminator.max_channels"] = "256"
     return processes, threads
 
 
@@ -126,6 +136,7 @@ def measure(preset: str, resolution: int, mode: str, args) -> dict | None:
             torch.cuda.synchronize()
         trainer.read_terms({})  # waits for the step, as a logging step would
         t2 = time.perf_counter()
+        trainer.step += 1  # as fit() counts: the schedule and train.d_every read it
         if i >= args.warmup:
             data_s, step_s = data_s + t1 - t0, step_s + t2 - t1
             busy_s += start.elapsed_time(end) / 1000 if cuda else 0.0

@@ -73,11 +73,12 @@ def test_refuses_to_overwrite_a_run_without_resume(tmp_path, damsm_dir):
     assert code == 2
 
 
-def test_resume_equals_uninterrupted_run(tmp_path, damsm_dir):
+@pytest.mark.parametrize("d_every", [1, 3])  # 3: the resume lands inside the cycle
+def test_resume_equals_uninterrupted_run(tmp_path, damsm_dir, d_every):
     # The learning rates decay from step 2 on, so resume must also restore the schedule.
     cfg = tiny_cfg("train.checkpoint_every=2", "train.shapes_length=12", "train.batch_size=4",
                    "train.max_steps=5", "train.lr_decay_start=0.4", "loss.raw=1.0",
-                   "loss.seam=2.0")
+                   "loss.seam=2.0", f"train.d_every={d_every}")
     train_inpaint(cfg, "shapes", damsm_dir, tmp_path / "a", max_steps=5)  # crosses an epoch
     train_inpaint(cfg, "shapes", damsm_dir, tmp_path / "b", max_steps=2)
     train_inpaint(cfg, "shapes", damsm_dir, tmp_path / "b", max_steps=5, resume=True)
@@ -276,3 +277,21 @@ def test_no_progress_logs_a_line_per_checkpoint_instead_of_a_bar(tmp_path, damsm
     assert [line.split(":")[0] for line in lines] == ["step 2/4", "step 4/4"]
     assert "images/s" in lines[0]
     assert "train tiny" not in capsys.readouterr().err  # no tqdm bar was drawn
+
+
+def test_d_every_updates_the_discriminator_only_on_every_kth_step(tmp_path, damsm_dir):
+    cfg = tiny_cfg("train.checkpoint_every=0", "train.shapes_length=8", "train.batch_size=2",
+                   "train.d_every=2")
+    trainer = InpaintTrainer(cfg, "shapes", damsm_dir, tmp_path / "run")
+    d_moved, g_moved = [], []
+    for batch in trainer.batches(0, 0):
+        d_before = [p.detach().clone() for p in trainer.D.parameters()]
+        g_before = [p.detach().clone() for p in trainer.G.parameters()]
+        terms = trainer.read_terms(trainer.train_step(batch))
+        trainer.step += 1
+        d_moved.append(any(not torch.equal(a, p) for a, p in zip(d_before, trainer.D.parameters())))
+        g_moved.append(any(not torch.equal(a, p) for a, p in zip(g_before, trainer.G.parameters())))
+        assert terms["d_loss"] > 0 and terms["adversarial"] > 0  # both still logged
+    assert d_moved == [True, False, True, False] and all(g_moved)
+    with pytest.raises(ConfigError, match="train.d_every"):
+        tiny_cfg("train.d_every=0")

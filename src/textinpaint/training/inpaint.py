@@ -288,8 +288,9 @@ class InpaintTrainer:
         return linear_decay(now, end, t.lr_decay_start)
 
     def train_step(self, batch: dict) -> dict[str, torch.Tensor]:
-        """One discriminator and one generator update; returns the loss terms as 0-d tensors
-        (reading them waits for the device: :meth:`read_terms` does, on logging steps)."""
+        """One generator update, and a discriminator update on every ``train.d_every``-th
+        step; returns the loss terms as 0-d tensors (reading them waits for the device:
+        :meth:`read_terms` does, on logging steps)."""
         lc, t = self.cfg.loss, self.cfg.train
         factor = self.lr_factor()
         for opt, lr in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
@@ -303,24 +304,22 @@ class InpaintTrainer:
         with self.acc.autocast():
             out = self.G(image, mask, words, sentence, word_mask)
 
-        # Discriminator: real and fake in one forward (one DDP call per step).
-        with self.acc.autocast():
-            both = self.D(torch.cat([image, out["final"].detach()]), torch.cat([mask, mask]),
-                          None if d_sentence is None else torch.cat([d_sentence, d_sentence]))
-        real, fake = both.float().chunk(2)
-        d_loss = self.d_loss_fn(real, fake)
-        self.opt_d.zero_grad(set_to_none=True)
-        self.acc.backward(d_loss)
-        if t.grad_clip > 0:
-            self.acc.clip_grad_norm_(self.D.parameters(), t.grad_clip)
-        self.opt_d.step()
+        d_plain = self.acc.unwrap_model(self.D)
+        if self.step % t.d_every == 0:
+            real, d_loss = self._discriminator_step(image, mask, out["final"], d_sentence)
+        else:
+            # No update this step: the relativistic losses still need the reals' logits.
+            with torch.no_grad(), self.acc.autocast():
+                real = d_plain(image, mask, d_sentence).float()
 
         # Generator: the unwrapped discriminator judges the fake (it is not updated here).
         terms: dict[str, torch.Tensor] = {}
-        d_plain = self.acc.unwrap_model(self.D).requires_grad_(False)
+        d_plain.requires_grad_(False)
         with self.acc.autocast():
             fake = d_plain(out["final"], mask, d_sentence).float()
         d_plain.requires_grad_(True)
+        if self.step % t.d_every != 0:  # logged only: the loss the discriminator would see
+            d_loss = self.d_loss_fn(real, fake.detach())
         terms["adversarial"] = self.g_loss_fn(real.detach(), fake)
         terms["rec"] = masked_l1(out["final_raw"].float(), image, mask, lc.hole, lc.valid,
                                  lc.per_image)
@@ -367,6 +366,22 @@ class InpaintTrainer:
         _ema_update(self.ema, self.acc.unwrap_model(self.G), decay)
         return {"g_loss": g_loss.detach(), "d_loss": d_loss.detach(),
                 **{k: v.detach() for k, v in terms.items()}}
+
+    def _discriminator_step(self, image, mask, final, d_sentence):
+        """One discriminator update on real and fake in one forward (one DDP call); returns
+        the reals' logits (detached) and the discriminator's loss."""
+        t = self.cfg.train
+        with self.acc.autocast():
+            both = self.D(torch.cat([image, final.detach()]), torch.cat([mask, mask]),
+                          None if d_sentence is None else torch.cat([d_sentence, d_sentence]))
+        real, fake = both.float().chunk(2)
+        d_loss = self.d_loss_fn(real, fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        self.acc.backward(d_loss)
+        if t.grad_clip > 0:
+            self.acc.clip_grad_norm_(self.D.parameters(), t.grad_clip)
+        self.opt_d.step()
+        return real.detach(), d_loss
 
     def read_terms(self, terms: dict[str, torch.Tensor]) -> dict[str, float]:
         """The loss terms as floats (one wait for the device); raises

@@ -77,6 +77,9 @@ class TrainConfig:
     # this many minutes; 0 = no limit. It sets equal wall-clock budgets across presets.
     max_minutes: float = 0.0
     grad_clip: float = 1.0  # max gradient norm; 0 switches clipping off
+    # Update the discriminator on every k-th step only (the generator still meets its judgement
+    # every step): on a CPU the discriminator's backward is the largest single cost.
+    d_every: int = 1
     ema_decay: float = 0.999
     masks: str = "mix"  # mask spec of the training holes
     seed: int = 0
@@ -132,7 +135,7 @@ class TrainConfig:
                 raise ConfigError(f"config key 'train.{name}' must be one of "
                                   f"{', '.join(choices)}, got {getattr(self, name)!r}")
         check_ranges(self, "train.", positive=("batch_size", "max_steps", "log_every",
-                                               "shapes_length"),
+                                               "shapes_length", "d_every"),
                      non_negative=("lr_g", "lr_d", "max_minutes", "grad_clip", "ema_decay",
                                    "sample_every", "checkpoint_every", "keep_last",
                                    "num_workers", "lr_decay_start", "colour_swap"))
