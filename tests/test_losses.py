@@ -22,6 +22,7 @@ from textinpaint.losses.structure import (
     edge_priority_map,
     pyramid_structure_loss,
     sobel_gradients,
+    track_weak_edges,
 )
 from textinpaint.nn.fusion import resize_image
 
@@ -210,3 +211,16 @@ def test_hole_word_demand_finds_the_word_of_the_hidden_region():
     wrong = torch.tensor([[0.1, 0.9, 0.0]])
     assert word_demand_loss(wrong, target, word_mask) > 1.0
     assert word_demand_loss(wrong, target, torch.tensor([[True, False, False]])) == 0
+
+
+def test_weak_edge_tracking_matches_kornias_hysteresis():
+    from kornia.filters import canny, gaussian_blur2d
+
+    # Blurred noise: long chains of weak edges, some reaching a strong one, some not.
+    grey = gaussian_blur2d(torch.rand(4, 1, 64, 64, generator=torch.Generator().manual_seed(0)),
+                           (7, 7), (2.0, 2.0))
+    grey = (grey - grey.amin()) / (grey.amax() - grey.amin())
+    _, expected = canny(grey, low_threshold=0.05, high_threshold=0.15)
+    split = canny(grey, low_threshold=0.05, high_threshold=0.15, hysteresis=False)[1]
+    assert (split == 0.5).sum() > (expected - (split == 1).float()).sum() > 0  # some joined
+    assert torch.equal(track_weak_edges(split), expected)

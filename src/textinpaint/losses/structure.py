@@ -8,6 +8,8 @@ term plus an edge-priority term that weighs pixels near edges (Canny edges blurr
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch
 from kornia.color import rgb_to_grayscale
 from kornia.filters import canny, gaussian_blur2d, spatial_gradient
@@ -26,6 +28,21 @@ def sobel_gradients(img: Tensor) -> Tensor:
     return grad.flatten(1, 2)
 
 
+def track_weak_edges(edges: Tensor) -> Tensor:
+    """Canny's hysteresis on a CPU: ``B×1×H×W`` maps of strong (1) and weak (0.5) edges ->
+    1 where an edge pixel is 8-connected to a strong one through edge pixels, else 0.
+
+    It gives what kornia's ``canny(..., hysteresis=True)`` gives, whose loop grows the strong
+    edges by one pixel per round: on CUB birds at 128 px that took 120 ms a batch of 8 on
+    the 2-core CPU; OpenCV's connected components take a few milliseconds.
+    """
+    tracked = []
+    for edge in edges[:, 0].numpy():
+        _, labels = cv2.connectedComponents((edge > 0).astype(np.uint8), connectivity=8)
+        tracked.append(np.isin(labels, labels[edge == 1]) & (edge > 0))
+    return torch.from_numpy(np.stack(tracked)[:, None]).to(edges.dtype)
+
+
 @torch.no_grad()
 def edge_priority_map(img: Tensor) -> Tensor:
     """Edge-priority weights ``B×1×H×W`` in [0, 1] for an RGB image in [-1, 1].
@@ -34,7 +51,10 @@ def edge_priority_map(img: Tensor) -> Tensor:
     image's maximum (an image without edges gives zeros).
     """
     grey = rgb_to_grayscale((img.float() + 1) / 2)
-    _, edges = canny(grey)
+    if grey.device.type == "cpu":  # same edges; kornia's tracking loop is slow on CPUs
+        edges = track_weak_edges(canny(grey, hysteresis=False)[1])
+    else:
+        _, edges = canny(grey)
     for _ in range(2):
         edges = gaussian_blur2d(edges, (5, 5), (1.0, 1.0))
     return (edges / edges.amax(dim=(2, 3), keepdim=True).clamp_min(1e-8)).to(img.dtype)

@@ -305,7 +305,8 @@ class InpaintTrainer:
             out = self.G(image, mask, words, sentence, word_mask)
 
         d_plain = self.acc.unwrap_model(self.D)
-        if self.step % t.d_every == 0:
+        update_d = self.step % t.d_every == 0  # the step counter decides: resumes stay exact
+        if update_d:
             real, d_loss = self._discriminator_step(image, mask, out["final"], d_sentence)
         else:
             # No update this step: the relativistic losses still need the reals' logits.
@@ -318,7 +319,7 @@ class InpaintTrainer:
         with self.acc.autocast():
             fake = d_plain(out["final"], mask, d_sentence).float()
         d_plain.requires_grad_(True)
-        if self.step % t.d_every != 0:  # logged only: the loss the discriminator would see
+        if not update_d:  # logged only: the loss the discriminator would see
             d_loss = self.d_loss_fn(real, fake.detach())
         terms["adversarial"] = self.g_loss_fn(real.detach(), fake)
         terms["rec"] = masked_l1(out["final_raw"].float(), image, mask, lc.hole, lc.valid,
