@@ -24,9 +24,9 @@ Settings (``--modes``), each at the same global batch:
   /proc/cpuinfo lists avx512_bf16 or amx_bf16 (without them bf16 runs slower than fp32); a
   mode this machine cannot run is listed as not
   measured, with the reason.
-* ``lean`` and ``narrow_d``: changes to the GAN's recipe, not only to how it runs (their
-  quality is checked apart): the discriminator updated on every second step only
-  (``train.d_every=2``) and its widest layers capped at 256 channels
+* ``lean``, ``lean3`` and ``narrow_d``: changes to the GAN's recipe, not only to how it runs
+  (their quality is checked apart): the discriminator updated on every second (third) step
+  only (``train.d_every=2``, ``3``) and its widest layers capped at 256 channels
   (``discriminator.max_channels=256``).
 
     python benchmarks/train_speed.py                                  # full, 128 px, today vs fast
@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from textinpaint.training.runtime import available_cpus  # noqa: E402 (after the path)
 
 MODES = ("today", "fast", "ddp", "one_thread", "keep_memory", "channels_last", "bf16", "compile",
-         "lean", "narrow_d")
+         "lean", "lean3", "narrow_d")
 
 
 # "today": the settings every row starts from (bf16 keeps its default: on for GPUs, as before).
@@ -96,8 +96,8 @@ def _apply(mode: str, over: dict, processes: int, threads: int, batch: int,
         over.update({"train.bf16": "true", "train.cpu_bf16": "on"})
     elif mode == "compile":
         over["train.compile"] = "true"
-    elif mode == "lean":
-        over["train.d_every"] = "2"
+    elif mode in ("lean", "lean3"):
+        over["train.d_every"] = "3" if mode == "lean3" else "2"
     elif mode == "narrow_d":
         over["discriminator.max_channels"] = "256"
     return processes, threads
