@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from kornia.filters import canny, gaussian_blur2d
 
 from textinpaint.errors import UserError
 from textinpaint.losses.adversarial import get_gan_loss
@@ -214,8 +215,6 @@ def test_hole_word_demand_finds_the_word_of_the_hidden_region():
 
 
 def test_weak_edge_tracking_matches_kornias_hysteresis():
-    from kornia.filters import canny, gaussian_blur2d
-
     # Blurred noise: long chains of weak edges, some reaching a strong one, some not.
     grey = gaussian_blur2d(torch.rand(4, 1, 64, 64, generator=torch.Generator().manual_seed(0)),
                            (7, 7), (2.0, 2.0))

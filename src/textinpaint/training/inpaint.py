@@ -321,7 +321,7 @@ class InpaintTrainer:
         d_plain.requires_grad_(True)
         if not update_d:  # logged only: the loss the discriminator would see
             d_loss = self.d_loss_fn(real, fake.detach())
-        terms["adversarial"] = self.g_loss_fn(real.detach(), fake)
+        terms["adversarial"] = self.g_loss_fn(real, fake)  # real is detached on both paths
         terms["rec"] = masked_l1(out["final_raw"].float(), image, mask, lc.hole, lc.valid,
                                  lc.per_image)
         if self.cfg.generator.use_refine and lc.coarse:
