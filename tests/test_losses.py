@@ -9,7 +9,7 @@ import torch
 from kornia.filters import canny, gaussian_blur2d
 
 from textinpaint.errors import UserError
-from textinpaint.losses.adversarial import get_gan_loss
+from textinpaint.losses.adversarial import feature_matching_l1, get_gan_loss
 from textinpaint.losses.damsm import hole_word_demand, word_demand_loss
 from textinpaint.losses.reconstruction import (
     masked_l1,
@@ -187,6 +187,19 @@ def test_hinge_on_constant_logits():
     assert d_loss(real, fake) == 1.0
     assert g_loss(real, fake) == 0.5
     assert d_loss(torch.full((4,), 2.0), torch.full((4,), -3.0)) == 0
+
+
+def test_feature_matching_is_zero_on_the_photo_and_pulls_only_the_fill():
+    torch.manual_seed(0)
+    real = [torch.randn(2, 4, 8, 8), torch.randn(2, 8, 4, 4)]
+    assert feature_matching_l1([r.clone() for r in real], real) == 0
+    fake = [(r + 0.5).requires_grad_(True) for r in real]
+    loss = feature_matching_l1(fake, real)
+    assert loss.item() == pytest.approx(0.5)  # each layer's mean |difference|, averaged
+    loss.backward()
+    assert all(f.grad is not None and (f.grad > 0).all() for f in fake)
+    with pytest.raises(ValueError, match="differ"):
+        feature_matching_l1(fake[:1], real)
 
 
 def test_unknown_gan_loss_is_a_user_error():

@@ -434,6 +434,20 @@ def test_discriminator_shapes_and_gradients(mode, use_sentence):
         assert not torch.equal(disc(image, mask, sentence), disc(image, mask, None))
 
 
+def test_discriminator_projection_is_the_mean_patch_feature_against_the_sentence():
+    # Miyato & Koyama's term per logit: <embed(s), mean of the 2x2 feature cells under it>.
+    torch.manual_seed(0)
+    disc = PatchDiscriminator(DiscriminatorConfig(base_channels=8, max_channels=32, n_layers=2,
+                                                  use_sentence=True)).eval()
+    image, mask, _, sentence, _ = batch(32)
+    with torch.no_grad():
+        h = disc.features(torch.cat([image, image * (1 - mask)], dim=1))
+        pooled = torch.nn.functional.avg_pool2d(h, kernel_size=2, stride=1)
+        expected = disc.to_logit(h) + (disc.embed(sentence)[:, :, None, None] * pooled).sum(
+            1, keepdim=True)
+        assert torch.allclose(disc(image, mask, sentence), expected, atol=1e-5)
+
+
 def test_discriminator_rejects_too_small_inputs_and_bad_modes():
     disc = PatchDiscriminator(DiscriminatorConfig(base_channels=4, n_layers=3))
     with pytest.raises(InputSizeError, match="at least 24"):

@@ -1,7 +1,8 @@
-"""GAN losses: relativistic average LSGAN (MMFL) and hinge (SN-PatchGAN).
+"""GAN losses: relativistic average LSGAN (MMFL), hinge (SN-PatchGAN), feature matching.
 
-Every function takes the discriminator's logits on real and on fake images, in that order,
-so the training loop can call either pair the same way; ``get_gan_loss(name)`` picks one.
+Every GAN function takes the discriminator's logits on real and on fake images, in that
+order, so the training loop can call either pair the same way; ``get_gan_loss(name)`` picks
+one. :func:`feature_matching_l1` compares the discriminator's activations instead.
 """
 
 from __future__ import annotations
@@ -35,6 +36,19 @@ def hinge_g_loss(real: Tensor, fake: Tensor) -> Tensor:
     """Hinge generator loss: ``-mean(fake)`` (``real`` is unused; kept for a common signature)."""
     del real
     return -fake.mean()
+
+
+def feature_matching_l1(fake: list[Tensor], real: list[Tensor]) -> Tensor:
+    """Mean over the discriminator's layers of the L1 between its activations on the fill and
+    on the real image (pix2pixHD's feature matching; ``real`` should be detached).
+
+    An inpainting fill has its photo, so the discriminator's features of the two can be
+    compared where they are: early layers ask for the photo's edges and texture statistics,
+    deep ones for its parts, without the one blurred optimum a pixel L1 has.
+    """
+    if len(fake) != len(real) or not fake:
+        raise ValueError(f"feature lists differ: {len(fake)} fake, {len(real)} real layers")
+    return sum(F.l1_loss(f.float(), r.float()) for f, r in zip(fake, real)) / len(fake)
 
 
 GAN_LOSSES: dict[str, tuple[LossFn, LossFn]] = {

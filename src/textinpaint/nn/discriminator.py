@@ -67,11 +67,13 @@ class PatchDiscriminator(nn.Module):
         self.to_logit = spectral_norm(nn.Conv2d(cin, 1, 4, 1, 1))
         self.embed = spectral_norm(nn.Linear(cfg.sentence_dim, cin)) if cfg.use_sentence else None
 
-    def forward(self, image: Tensor, mask: Tensor, sentence: Tensor | None = None) -> Tensor:
+    def forward(self, image: Tensor, mask: Tensor, sentence: Tensor | None = None,
+                features: bool = False) -> Tensor | tuple[Tensor, list[Tensor]]:
         """Patch logits for ``image`` (``B×3×H×W``) inpainted in ``mask`` (``B×1×H×W``, 1 = hole).
 
         ``sentence`` (``B×sentence_dim``) is used only with ``use_sentence``; None skips the
-        projection term (an image with no caption).
+        projection term (an image with no caption). ``features=True`` also returns every
+        layer's activation (after its LeakyReLU), for the feature-matching loss.
         """
         smallest = 3 * 2**self.cfg.n_layers
         if min(image.shape[-2:]) < smallest:
@@ -81,11 +83,17 @@ class PatchDiscriminator(nn.Module):
             )
         mask = mask.to(image.dtype)
         second = image * (1 - mask) if self.cfg.input_mode == "pair" else mask
-        h = self.features(torch.cat([image, second], dim=1))
+        h = torch.cat([image, second], dim=1)
+        feats = []
+        for layer in self.features:
+            h = layer(h)
+            if isinstance(layer, nn.LeakyReLU):
+                feats.append(h)
         logits = self.to_logit(h)
         if self.embed is not None and sentence is not None:
-            # Projection term per patch: <embed(s), h>; a 2×2 mean brings h to the logits' size
-            # (to_logit's 4×4 stride-1 convolution shrinks each side by one).
-            h = F.avg_pool2d(h, kernel_size=2, stride=1)
-            logits = logits + (self.embed(sentence)[:, :, None, None] * h).sum(1, keepdim=True)
-        return logits
+            # Projection term per patch: <embed(s), h>; a 2×2 mean brings it to the logits' size
+            # (to_logit's 4×4 stride-1 convolution shrinks each side by one). Both are linear,
+            # so the mean comes after the channel sum: it pools one channel, not 512.
+            projection = (self.embed(sentence)[:, :, None, None] * h).sum(1, keepdim=True)
+            logits = logits + F.avg_pool2d(projection, kernel_size=2, stride=1)
+        return (logits, feats) if features else logits

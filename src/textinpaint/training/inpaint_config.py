@@ -29,7 +29,11 @@ class LossConfig:
     finds in the real image's hole to the word-demand weights (needs
     ``generator.word_demand_norm: softmax``; see
     :func:`~textinpaint.losses.damsm.hole_word_demand`); ``adversarial``: the GAN term (``gan``:
-    ``ralsgan`` or ``hinge``); ``kl``: conditioning augmentation's KL term.
+    ``ralsgan`` or ``hinge``); ``feature_match``: L1 between the discriminator's activations
+    on the fill and on the real image, every layer (pix2pixHD's feature matching: a texture
+    signal from the paired photo where no pretrained perceptual network exists; see
+    :func:`~textinpaint.losses.adversarial.feature_matching_l1`); ``kl``: conditioning
+    augmentation's KL term.
     """
 
     hole: float = 6.0
@@ -48,13 +52,15 @@ class LossConfig:
     edge_alpha: float = 20.0
     adversarial: float = 0.002
     gan: str = "ralsgan"
+    feature_match: float = 0.0
     kl: float = 1.0
     gamma1: float = 4.0
     gamma2: float = 5.0
     gamma3: float = 10.0
 
     def __post_init__(self):
-        check_ranges(self, "loss.", positive=("seam_px",), non_negative=("seam", "demand"))
+        check_ranges(self, "loss.", positive=("seam_px",), non_negative=("seam", "demand",
+                                                                    "feature_match"))
 
 
 @dataclass
