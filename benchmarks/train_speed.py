@@ -103,8 +103,9 @@ def _apply(mode: str, over: dict, processes: int, threads: int, batch: int,
     return processes, threads
 
 
-def measure(preset: str, resolution: int, mode: str, args) -> dict | None:
-    """One row, in this process (one of ``processes`` started by :func:`run_row`)."""
+def build_trainer(preset: str, resolution: int, mode: str, args):
+    """The real trainer of one mode in this process (its threads set); returns it and the
+    mode's :func:`setting`."""
     import torch
 
     from textinpaint.config import load_config
@@ -112,8 +113,7 @@ def measure(preset: str, resolution: int, mode: str, args) -> dict | None:
     from textinpaint.training.inpaint import InpaintTrainer
     from textinpaint.training.inpaint_config import InpaintConfig
 
-    cuda = torch.cuda.is_available()
-    s = setting(mode, args.batch, cuda)
+    s = setting(mode, args.batch, torch.cuda.is_available())
     if s["threads"]:
         torch.set_num_threads(s["threads"])
     overrides = [f"resolution={resolution}", f"train.batch_size={s['batch']}",
@@ -121,6 +121,15 @@ def measure(preset: str, resolution: int, mode: str, args) -> dict | None:
     cfg = load_config(InpaintConfig, preset_path("inpaint", preset), overrides)
     trainer = InpaintTrainer(cfg, args.dataset, ROOT / args.damsm, "/tmp/textinpaint-speed",
                              preset)
+    return trainer, s
+
+
+def measure(preset: str, resolution: int, mode: str, args) -> dict | None:
+    """One row, in this process (one of ``processes`` started by :func:`run_row`)."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    trainer, s = build_trainer(preset, resolution, mode, args)
     batches = trainer.batches(0, 0)
     data_s = step_s = busy_s = 0.0
     for i in range(args.warmup + args.steps):

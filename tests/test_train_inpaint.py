@@ -78,7 +78,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, damsm_dir, d_every):
     # The learning rates decay from step 2 on, so resume must also restore the schedule.
     cfg = tiny_cfg("train.checkpoint_every=2", "train.shapes_length=12", "train.batch_size=4",
                    "train.max_steps=5", "train.lr_decay_start=0.4", "loss.raw=1.0",
-                   "loss.seam=2.0", f"train.d_every={d_every}")
+                   "loss.seam=2.0", "loss.feature_match=1.0", f"train.d_every={d_every}")
     train_inpaint(cfg, "shapes", damsm_dir, tmp_path / "a", max_steps=5)  # crosses an epoch
     train_inpaint(cfg, "shapes", damsm_dir, tmp_path / "b", max_steps=2)
     train_inpaint(cfg, "shapes", damsm_dir, tmp_path / "b", max_steps=5, resume=True)
@@ -89,7 +89,8 @@ def test_resume_equals_uninterrupted_run(tmp_path, damsm_dir, d_every):
         assert torch.equal(a[k], b[k]), k
     rows = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").open()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]  # the log reads as one run
-    assert all(r["raw"] > 0 and r["seam"] > 0 for r in rows)  # the optional terms are on
+    assert all(r["raw"] > 0 and r["seam"] > 0 and r["feature_match"] > 0
+               for r in rows)  # the optional terms are on
     lr = cfg.train.lr_g
     assert [r["lr_g"] for r in rows] == pytest.approx([lr, lr, lr, lr * 2 / 3, lr / 3])
 
