@@ -195,7 +195,10 @@ def test_feature_matching_is_zero_on_the_photo_and_pulls_only_the_fill():
     assert feature_matching_l1([r.clone() for r in real], real) == 0
     fake = [(r + 0.5).requires_grad_(True) for r in real]
     loss = feature_matching_l1(fake, real)
-    assert loss.item() == pytest.approx(0.5)  # each layer's mean |difference|, averaged
+    # each layer's mean |difference| relative to its real activations' scale, averaged
+    assert loss.item() == pytest.approx(sum(0.5 / r.abs().mean() for r in real).item() / 2)
+    assert feature_matching_l1([10 * f for f in fake], [10 * r for r in real]).item() == \
+        pytest.approx(loss.item())  # the discriminator's scale does not matter
     loss.backward()
     assert all(f.grad is not None and (f.grad > 0).all() for f in fake)
     with pytest.raises(ValueError, match="differ"):

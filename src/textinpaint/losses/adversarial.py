@@ -40,15 +40,21 @@ def hinge_g_loss(real: Tensor, fake: Tensor) -> Tensor:
 
 def feature_matching_l1(fake: list[Tensor], real: list[Tensor]) -> Tensor:
     """Mean over the discriminator's layers of the L1 between its activations on the fill and
-    on the real image (pix2pixHD's feature matching; ``real`` should be detached).
+    on the real image, each relative to the real activations' mean magnitude (pix2pixHD's
+    feature matching; ``real`` should be detached).
 
     An inpainting fill has its photo, so the discriminator's features of the two can be
     compared where they are: early layers ask for the photo's edges and texture statistics,
-    deep ones for its parts, without the one blurred optimum a pixel L1 has.
+    deep ones for its parts, without the one blurred optimum a pixel L1 has. Spectral
+    normalisation keeps the activations small and shrinking with depth (mean |a| 0.09 in the
+    first layer of a CUB-trained discriminator, 0.02 in the last): relative to their own
+    scale, every layer counts alike and the weight does not depend on the discriminator's.
     """
     if len(fake) != len(real) or not fake:
         raise ValueError(f"feature lists differ: {len(fake)} fake, {len(real)} real layers")
-    return sum(F.l1_loss(f.float(), r.float()) for f, r in zip(fake, real)) / len(fake)
+    terms = [F.l1_loss(f.float(), r.float()) / r.float().abs().mean().clamp_min(1e-6)
+             for f, r in zip(fake, real)]
+    return sum(terms) / len(terms)
 
 
 GAN_LOSSES: dict[str, tuple[LossFn, LossFn]] = {
