@@ -143,21 +143,23 @@ def test_birds_256_is_what_its_recipe_builds():
 
 def test_birds_128_is_what_its_recipe_builds():
     """models/birds-128 is its recipe's last phase: v1's generator fine-tuned on holes that
-    hide the bird, then with brush strokes added, then afresh with colour swaps."""
+    hide the bird, then with brush strokes added, then afresh with colour swaps, then afresh
+    with the discriminator updated every second step."""
     recipe = load_recipe(CONFIG_ROOT / "recipes" / "birds-128.yaml")
-    text, strokes, swaps = phase_configs(recipe)
+    text, strokes, swaps, lean = phase_configs(recipe)
     assert "freeform" not in text.train.masks and "freeform:thin" in strokes.train.masks
     assert text.train.init_generator == "models/birds-128-v1" == recipe.damsm.folder
-    assert recipe.phases[-1].fresh and swaps.train.colour_swap == 0.5
+    assert recipe.phases[-1].fresh and swaps.train.colour_swap == 0.5 == lean.train.colour_swap
+    assert swaps.train.d_every == 1 and lean.train.d_every == 2
     info = json.loads((CONFIG_ROOT.parent / "models" / "birds-128" / "config.json").read_text())
     assert info["resolution"] == recipe.resolution == 128
-    # run as a fresh start from the strokes phase's export, which was then models/birds-128;
+    # run as a fresh start from the swaps phase's export, which was then models/birds-128;
     # the recipe sets that at run time (its phase folder), so it is left out of the config
     assert info["train"].pop("init_generator") == "models/birds-128"
-    made = to_dict(swaps.train)
+    made = to_dict(lean.train)
     made.pop("init_generator")
-    assert info["train"] == _without_new_defaults(made, info["train"], type(swaps.train)())
-    assert info["loss"] == _without_new_defaults(to_dict(swaps.loss), info["loss"],
+    assert info["train"] == _without_new_defaults(made, info["train"], type(lean.train)())
+    assert info["loss"] == _without_new_defaults(to_dict(lean.loss), info["loss"],
                                                  type(swaps.loss)())
 
 
@@ -227,7 +229,7 @@ def test_the_equal_images_recipe_sees_as_many_images_as_birds_128():
     v1 = json.loads((models / "birds-128-v1" / "config.json").read_text())
     final = json.loads((models / "birds-128" / "config.json").read_text())
     steps = [p.max_steps for p in recipe.phases]
-    assert [p.fresh for p in recipe.phases] == [False] * 4 + [True, False, True]
+    assert [p.fresh for p in recipe.phases] == [False] * 4 + [True, False, True, True]
     assert steps[3] == v1["steps"] and steps[-1] == final["steps"]
     assert all(cfg.train.batch_size == 4 for cfg in phase_configs(recipe))
     assert all(p.until_minutes == 0 for p in recipe.phases)  # steps, not a CPU's clock
