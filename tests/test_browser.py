@@ -173,9 +173,13 @@ def test_paint_caption_inpaint_explain(browser, server_url, tmp_path):
     page.get_by_label("Caption", exact=True).fill("a red bird\na blue bird with a long tail")
     assert not page.get_by_label("Mirror ensemble").is_checked()  # the server's default
     page.get_by_label("Mirror ensemble").check()
+    assert not page.get_by_label("Smooth the seam").is_checked()  # the server's default
+    page.get_by_label("Smooth the seam").check()
     with page.expect_response("**/api/v1/inpaint") as answered:
         page.get_by_role("button", name="Inpaint").click()
-    assert answered.value.json()["flip_ensemble"] is True  # the server was asked for it
+    answer = answered.value.json()
+    assert answer["flip_ensemble"] is True and answer["seam"] is True  # asked for both
+    assert answer["model"].endswith("+flip+seam")
     page.locator("#results img.after").nth(1).wait_for(state="visible", timeout=60_000)
     assert page.locator("#results .result").count() == 2
     page.get_by_role("button", name="Inpaint").wait_for()

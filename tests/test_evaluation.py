@@ -325,3 +325,13 @@ def test_cli_flip_ensemble_both_scores_each_model_twice_and_pairs_them(tiny_mode
     assert list(res) == ["text", "text+flip"]
     assert res["text"]["l1_hole"] != res["text+flip"]["l1_hole"]
     assert set(res["text+flip"]["paired"]["vs"]) == {"text"}
+
+
+def test_cli_seam_both_scores_each_model_with_and_without_it(tiny_models, tmp_path):
+    text, _ = tiny_models
+    assert run_cli("--dataset", "shapes", "--model", str(text), "--seam", "both",
+                   "--baselines", "none", "--limit", "4", "--masks", "center",
+                   "--out", str(tmp_path / "o")) == 0
+    res = json.loads((tmp_path / "o" / "metrics.json").read_text())["results"]
+    assert list(res) == ["text", "text+seam"]
+    assert res["text"]["l1_hole"] != res["text+seam"]["l1_hole"]

@@ -246,3 +246,17 @@ def test_attention_json_is_valid_without_text_words(client):
     r = post(client, png_bytes(IMAGE), png_bytes(HOLE), text="", return_attention="1")
     assert r.status_code == 200
     assert json.loads(r.text)["attention"] == []
+
+
+def test_seam_per_request_and_as_the_server_default(client, tiny_model_dir):
+    image, hole = noise_image(40, 30), box_mask(40, 30, (8, 8, 30, 22))
+    plain = post(client, png_bytes(image), png_bytes(hole)).json()
+    seam = post(client, png_bytes(image), png_bytes(hole), seam="true").json()
+    assert plain["seam"] is False and seam["seam"] is True and seam["model"].endswith("+seam")
+    assert plain["image"] != seam["image"]
+    result = decode_png(base64.b64decode(seam["image"]))
+    assert (result[~hole] == image[~hole]).all()
+    assert_error(post(client, png_bytes(image), png_bytes(hole), seam="maybe"), 400, "seam")
+    smooth = TestClient(create_app(tiny_model_dir, seam=True))
+    assert smooth.get("/api/v1/model").json()["seam"] is True
+    assert post(smooth, png_bytes(image), png_bytes(hole)).json()["image"] == seam["image"]

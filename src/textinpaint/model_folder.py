@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from .config import ConfigError, from_dict
 from .data.text import DEFAULT_MAX_LEN, Vocabulary
 from .errors import UserError
+from .seam import SeamConfig, correct_seam, seam_config
 
 DAMSM_FILES = ("config.json", "text_encoder.safetensors", "image_encoder.safetensors",
                "vocab.json")
@@ -197,6 +198,9 @@ class InpaintModel:
     "right" swapped) and average the two fills (mirrored back), the self-ensemble of image
     restoration. Twice the compute for a fill with less error (about +0.1 dB hole PSNR for
     birds-128, see its card); off by default.
+
+    ``seam``: after the fill, close the colour step along the hole's border with a smooth
+    offset that fades into the hole (:mod:`textinpaint.seam`); None = off.
     """
 
     generator: torch.nn.Module
@@ -204,6 +208,7 @@ class InpaintModel:
     config: dict[str, Any]
     folder: Path | None = None
     flip_ensemble: bool = False
+    seam: SeamConfig | None = None
 
     @property
     def resolution(self) -> int:
@@ -216,8 +221,9 @@ class InpaintModel:
 
     @property
     def variant(self) -> str:
-        """What a display name appends for the inference options: ``+flip`` or nothing."""
-        return "+flip" if self.flip_ensemble else ""
+        """What a display name appends for the inference options: ``+flip``, ``+seam``,
+        both or nothing."""
+        return ("+flip" if self.flip_ensemble else "") + ("+seam" if self.seam else "")
 
     @property
     def vocab(self) -> Vocabulary:
@@ -249,8 +255,15 @@ class InpaintModel:
 
         Returns the generator's output dict (``final`` composited, ``word_attention``,
         ``word_weights`` ...); with ``flip_ensemble`` only those three, each the mean of the
-        two passes.
+        two passes. With ``seam``, ``final`` is seam-corrected.
         """
+        out = self._fill(image, mask, tokens, lengths)
+        if self.seam is not None:
+            out["final"] = correct_seam(out["final"], mask, self.seam)
+        return out
+
+    def _fill(self, image: torch.Tensor, mask: torch.Tensor, tokens: torch.Tensor,
+              lengths: torch.Tensor) -> dict[str, Any]:
         if not self.flip_ensemble:
             return self._forward(image, mask, tokens, lengths)
         n = image.shape[0]
@@ -306,10 +319,11 @@ def save_model(folder: Path, generator, damsm: Damsm, config: dict[str, Any],
 
 
 def load_model(folder: str | Path, device: str | torch.device = "cpu",
-               flip_ensemble: bool = False) -> InpaintModel:
+               flip_ensemble: bool = False, seam: bool | SeamConfig = False) -> InpaintModel:
     """Load an inpainting model folder for inference (eval mode, no gradients).
 
-    ``flip_ensemble``: see :class:`InpaintModel`.
+    ``flip_ensemble``, ``seam`` (True = :class:`~textinpaint.seam.SeamConfig`'s defaults):
+    see :class:`InpaintModel`.
     """
     from .nn.generator import GeneratorConfig, InpaintGenerator
 
@@ -331,7 +345,7 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu",
                         "the model")
     load_weights(generator, folder / "generator.safetensors")
     generator.to(device).eval().requires_grad_(False)
-    return InpaintModel(generator, damsm, config, folder, flip_ensemble)
+    return InpaintModel(generator, damsm, config, folder, flip_ensemble, seam_config(seam))
 
 
 def init_model_folder(folder: str | Path, preset: str = "tiny", resolution: int = 32,

@@ -41,6 +41,7 @@ from .data.text import tokenize
 from .devices import check_device
 from .errors import UserError
 from .images import Pixels, fit_hole, is_grey, to_grey, to_hole, to_pixels
+from .seam import SeamConfig
 from .windows import HD_STRATEGIES, Window, crop, paste_region, plan_strategy
 from .work import WorkLimits, plan_bounded
 
@@ -109,7 +110,7 @@ def _refuse_unknown(kwargs: dict) -> None:
         raise TypeError(f"InpaintPipeline() got unexpected keyword argument(s) "
                         f"{', '.join(map(repr, kwargs))}; it takes prompt, image, mask_image, "
                         "generator, num_images_per_prompt, output_type, return_attention, "
-                        "flip_ensemble, resize_mask, hd_strategy and feather")
+                        "flip_ensemble, seam, resize_mask, hd_strategy and feather")
 
 
 def _convert(images: list[Image.Image], output_type: str):
@@ -179,12 +180,14 @@ class InpaintPipeline:
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, device: str | torch.device = "cpu",
-                        flip_ensemble: bool = False, **kwargs) -> InpaintPipeline:
+                        flip_ensemble: bool = False, seam: bool = False,
+                        **kwargs) -> InpaintPipeline:
         """Load the model folder ``model_dir`` (as written by ``textinpaint train``).
 
         ``flip_ensemble=True`` fills each window and its mirror image and averages the two
         fills: twice the time, a little less error (see
-        :class:`~textinpaint.model_folder.InpaintModel`).
+        :class:`~textinpaint.model_folder.InpaintModel`). ``seam=True`` closes the colour
+        step along each hole's border with a smooth offset (:mod:`textinpaint.seam`).
 
         ``model_dir`` may be a shipped model's name (``"birds-128"``, see
         ``textinpaint models``) or any model folder; ``device`` is checked first (a CUDA
@@ -194,7 +197,8 @@ class InpaintPipeline:
         from .shipped import resolve_model_dir
 
         device = check_device(device)
-        return cls(load_model(resolve_model_dir(model_dir), device, flip_ensemble), **kwargs)
+        return cls(load_model(resolve_model_dir(model_dir), device, flip_ensemble, seam),
+                   **kwargs)
 
     def to(self, device: str | torch.device) -> InpaintPipeline:
         """Move the networks to ``device`` (checked first, see :func:`check_device`), as
@@ -219,18 +223,22 @@ class InpaintPipeline:
     def name(self) -> str:
         return self.model.name
 
-    def model_for(self, flip_ensemble: bool | None) -> InpaintModel:
-        """The model a call with ``flip_ensemble`` runs (None: the pipeline's own); the same
-        weights either way."""
-        if flip_ensemble is None or bool(flip_ensemble) == self.model.flip_ensemble:
+    def model_for(self, flip_ensemble: bool | None, seam: bool | None = None) -> InpaintModel:
+        """The model a call with ``flip_ensemble`` and ``seam`` runs (None: the pipeline's
+        own setting); the same weights either way."""
+        flip = self.model.flip_ensemble if flip_ensemble is None else bool(flip_ensemble)
+        had_seam = self.model.seam is not None
+        seam_on = had_seam if seam is None else bool(seam)
+        if flip == self.model.flip_ensemble and seam_on == had_seam:
             return self.model
-        return dataclasses.replace(self.model, flip_ensemble=bool(flip_ensemble))
+        return dataclasses.replace(self.model, flip_ensemble=flip,
+                                   seam=(self.model.seam or SeamConfig()) if seam_on else None)
 
     def __call__(self, prompt: str | list[str] | None = None, image=None, mask_image=None,
                  generator: torch.Generator | list[torch.Generator] | None = None,
                  num_images_per_prompt: int = 1, output_type: str = "pil",
                  return_attention: bool = False, flip_ensemble: bool | None = None,
-                 resize_mask: bool = False, hd_strategy: str = "crop",
+                 seam: bool | None = None, resize_mask: bool = False, hd_strategy: str = "crop",
                  feather: int | None = None, **kwargs) -> InpaintOutput:
         """Fill the white part of ``mask_image`` in ``image`` so it agrees with ``prompt``.
 
@@ -252,6 +260,9 @@ class InpaintPipeline:
             flip_ensemble: fill each window and its mirror image and average the two fills
                 (twice the time, a little less error); None keeps the model's setting
                 (``from_pretrained(..., flip_ensemble=...)``).
+            seam: close the colour step along the hole's border with a smooth offset that
+                fades into the hole (:mod:`textinpaint.seam`); None keeps the model's
+                setting (``from_pretrained(..., seam=...)``).
             resize_mask: stretch a mask of another size to the image (nearest-neighbour),
                 with a warning, instead of refusing it.
             hd_strategy: ``"crop"`` (default: a window around each hole, resized to the
@@ -277,7 +288,7 @@ class InpaintPipeline:
                             f"not {hd_strategy!r}")
         if int(num_images_per_prompt) < 1:
             raise UserError("num_images_per_prompt must be at least 1")
-        model = self.model_for(flip_ensemble)
+        model = self.model_for(flip_ensemble, seam)
         images, masks = _as_list(image, "image"), _as_list(mask_image, "mask_image")
         prompts = [prompt] if prompt is None or isinstance(prompt, str) else list(prompt)
         n = max(len(images), len(masks), len(prompts))

@@ -56,6 +56,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--flip-ensemble", choices=("off", "on", "both"), default="off",
                    help="fill each image and its mirror image and average the two fills "
                         "(on), or score every model both ways, NAME and NAME+flip (both)")
+    p.add_argument("--seam", choices=("off", "on", "both"), default="off",
+                   help="close the colour step along the hole's border with a smooth offset "
+                        "(on), or score every model both ways, NAME and NAME+seam (both)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice; 1 is much faster "
                         "on a machine whose cores other processes keep busy)")
@@ -105,11 +108,14 @@ def run(args) -> int:
     models = []
     if args.model:  # imported only when needed: baselines alone need no network code
         from ..model_folder import load_model
+        from ..seam import SeamConfig
 
-        models = [load_model(folder, device, args.flip_ensemble == "on")
+        models = [load_model(folder, device, args.flip_ensemble == "on", args.seam == "on")
                   for folder in args.model]
         if args.flip_ensemble == "both":  # the same weights, scored a second time mirrored too
             models += [dataclasses.replace(m, flip_ensemble=True) for m in models]
+        if args.seam == "both":  # and once more each with the seam corrected
+            models += [dataclasses.replace(m, seam=SeamConfig()) for m in models]
     if not models and not baselines:
         raise UserError("nothing to evaluate: give --model MODEL_DIR or --baselines")
     resolutions = sorted({m.resolution for m in models})

@@ -63,6 +63,9 @@ def add_parser(sub) -> None:
     p.add_argument("--flip-ensemble", action="store_true",
                    help="fill each image and its mirror image and average the two fills: "
                         "twice the time, a little less error")
+    p.add_argument("--seam", action="store_true",
+                   help="close the colour step along the hole's border with a smooth offset "
+                        "that fades into the hole")
     p.set_defaults(func=run)
 
 
@@ -123,6 +126,7 @@ def run(args) -> int:
 
     pipe = InpaintPipeline.from_pretrained(resolve_model_dir(args.model), device=args.device,
                                            flip_ensemble=args.flip_ensemble,
+                                           seam=args.seam,
                                            limits=WorkLimits(max_memory_mb=args.max_memory_mb,
                                                              memory_hint="--max-memory-mb"))
     if args.image.is_file():

@@ -25,6 +25,9 @@ def add_parser(sub) -> None:
     p.add_argument("--flip-ensemble", action="store_true",
                    help="fill each image and its mirror image and average the two fills: "
                         "twice the time, a little less error")
+    p.add_argument("--seam", action="store_true",
+                   help="close the colour step along the hole's border with a smooth offset "
+                        "that fades into the hole")
     p.add_argument("--max-mb", type=positive_float, default=10.0,
                    help="largest accepted image or mask file in MB (default 10)")
     p.add_argument("--max-pixels", type=positive_int, default=4096 * 4096,
@@ -76,6 +79,7 @@ def run(args) -> int:
         [h.strip() for h in args.allowed_hosts.split(",") if h.strip()]
     app = create_app(resolve_model_dir(args.model), device=args.device,
                      flip_ensemble=args.flip_ensemble,
+                     seam=args.seam,
                      max_bytes=int(args.max_mb * 2**20), max_pixels=args.max_pixels,
                      max_text_chars=args.max_text,
                      work=WorkLimits(args.max_window_side, args.max_windows, None,

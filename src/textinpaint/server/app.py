@@ -3,11 +3,12 @@
 Routes:
 
 * ``POST /api/v1/inpaint`` — multipart (files ``image``, ``mask``; fields ``text``,
-  ``return_attention``, ``flip_ensemble``) or JSON (base64 ``image``, ``mask``, data URLs
-  welcome; ``text``, ``return_attention``, ``flip_ensemble``); ``prompt`` is accepted in
-  place of ``text``; ``flip_ensemble`` left out = the server's ``--flip-ensemble``.
+  ``return_attention``, ``flip_ensemble``, ``seam``) or JSON (base64 ``image``, ``mask``,
+  data URLs welcome; the same fields); ``prompt`` is accepted in place of ``text``;
+  ``flip_ensemble`` and ``seam`` left out = the server's ``--flip-ensemble`` and ``--seam``.
   Mask: white (> 127) = hole, same size as the image. Answers
-  ``{"image": base64 PNG, "model", "time_ms", "width", "height", "flip_ensemble"}`` and,
+  ``{"image": base64 PNG, "model", "time_ms", "width", "height", "flip_ensemble", "seam"}``
+  and,
   when asked,
   ``"attention": [{"word", "weight", "map": base64 greyscale PNG}]`` with ``"map_scale"``
   (the attention value that the PNG's 255 stands for; all words share it); ``"warnings"``
@@ -105,6 +106,7 @@ def _model_info(pipe: InpaintPipeline, limits: Limits) -> dict:
     return {"name": model.name, "resolution": model.resolution, "uses_text": model.uses_text,
             "vocab_size": len(model.vocab), "max_caption_words": model.max_len,
             "parameters": _parameter_count(model), "flip_ensemble": model.flip_ensemble,
+            "seam": model.seam is not None,
             "examples": [str(e) for e in examples][:20],
             "limits": {"max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels,
                        "max_text_chars": limits.max_text_chars,
@@ -122,6 +124,7 @@ def _image_response(image: Image.Image, media_type: str, model, elapsed: float,
     headers = {"X-Textinpaint-Model": model.name,
                "X-Textinpaint-Time-Ms": f"{elapsed:.1f}",
                "X-Textinpaint-Flip-Ensemble": str(model.flip_ensemble).lower(),
+               "X-Textinpaint-Seam": str(model.seam is not None).lower(),
                # JSON, ASCII-escaped: a header carries no raw non-ASCII text
                "X-Textinpaint-Warnings": json.dumps(said)}
     return Response(buffer.getvalue(), media_type=media_type, headers=headers)
@@ -144,14 +147,14 @@ def _busy(what: str, seconds: float) -> ApiError:
 
 
 def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
-               flip_ensemble: bool = False, max_bytes: int = 10 * 2**20,
+               flip_ensemble: bool = False, seam: bool = False, max_bytes: int = 10 * 2**20,
                max_pixels: int = 4096 * 4096, max_text_chars: int = 300,
                work: WorkLimits = DEFAULT_WORK, max_memory_mb: float = 1200,
                queue_seconds: float = 30, body_seconds: float = 60,
                allowed_hosts: list[str] | None = None,
                allowed_origins: list[str] = ()) -> FastAPI:
     """The app serving ``pipeline`` (or the model folder at that path, loaded on ``device``,
-    flip-ensembled with ``flip_ensemble``).
+    flip-ensembled with ``flip_ensemble``, seam-corrected with ``seam``).
 
     ``max_bytes`` limits each uploaded file, ``max_pixels`` each image, ``max_text_chars``
     the caption (captions with more words than the model reads are refused too); ``work``
@@ -162,7 +165,8 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
     :class:`~textinpaint.server.guard.HostOriginGuard`.
     """
     pipe = pipeline if isinstance(pipeline, InpaintPipeline) else \
-        InpaintPipeline.from_pretrained(pipeline, device=device, flip_ensemble=flip_ensemble)
+        InpaintPipeline.from_pretrained(pipeline, device=device, flip_ensemble=flip_ensemble,
+                                        seam=seam)
     for name, value in (("max_bytes", max_bytes), ("max_pixels", max_pixels),
                         ("max_text_chars", max_text_chars), ("max_memory_mb", max_memory_mb)):
         if value <= 0:  # a negative limit would refuse every request with a nonsense number
@@ -209,7 +213,7 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                     warnings.simplefilter("ignore", CaptionWarning)
                     out = pipe(prompt=inputs.text, image=inputs.image, mask_image=inputs.hole,
                                return_attention=inputs.return_attention,
-                               flip_ensemble=inputs.flip_ensemble,
+                               flip_ensemble=inputs.flip_ensemble, seam=inputs.seam,
                                hd_strategy=inputs.hd_strategy)
             except UserError as exc:  # e.g. an image mode the pipeline cannot convert
                 raise ApiError(400, str(exc)) from None
@@ -217,13 +221,14 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
         finally:
             lock.release()
         result = out.images[0]
-        ran = pipe.model_for(inputs.flip_ensemble)  # the name says what ran: NAME or NAME+flip
+        ran = pipe.model_for(inputs.flip_ensemble, inputs.seam)  # its name says what ran
         said = inputs.warnings + out.warnings[0]
         if image_type is not None:
             return _image_response(result, image_type, ran, elapsed, said)
         answer = {"image": png_b64(result), "model": ran.name, "time_ms": round(elapsed, 1),
                   "width": result.width, "height": result.height,
-                  "flip_ensemble": ran.flip_ensemble, "warnings": said}
+                  "flip_ensemble": ran.flip_ensemble, "seam": ran.seam is not None,
+                  "warnings": said}
         if inputs.return_attention:
             answer["attention"], answer["map_scale"] = _attention_json(out.attention[0])
         return answer
@@ -241,6 +246,7 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                       "text": {"type": "string"},
                       "return_attention": {"type": "boolean"},
                       "flip_ensemble": {"type": "boolean"},
+                      "seam": {"type": "boolean"},
                       "resize_mask": {"type": "boolean"},
                       "hd_strategy": {"type": "string", "enum": list(HD_STRATEGIES)}},
                       "required": ["image", "mask", "text"]}},
@@ -250,6 +256,7 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                       "text": {"type": "string"},
                       "return_attention": {"type": "boolean"},
                       "flip_ensemble": {"type": "boolean"},
+                      "seam": {"type": "boolean"},
                       "resize_mask": {"type": "boolean"},
                       "hd_strategy": {"type": "string", "enum": list(HD_STRATEGIES)}},
                       "required": ["image", "mask", "text"]}}}}})

@@ -63,7 +63,7 @@ class Limits:
 @dataclass
 class InpaintInputs:
     """A checked request: decoded image, hole mask (same size, not empty), caption, options
-    (``flip_ensemble`` None = the server's setting)."""
+    (``flip_ensemble``, ``seam`` None = the server's setting)."""
 
     image: Image.Image
     hole: np.ndarray
@@ -72,6 +72,7 @@ class InpaintInputs:
     flip_ensemble: bool | None = None
     hd_strategy: str = "crop"
     warnings: list[str] = field(default_factory=list)  # e.g. "the mask was stretched"
+    seam: bool | None = None
 
 
 async def read_body(request: Request, limit: int, seconds: float | None = None) -> bytes:
@@ -108,7 +109,7 @@ def _b64(value, name: str) -> bytes:
 
 
 # The request's fields besides the two files.
-OPTION_FIELDS = ("text", "prompt", "return_attention", "flip_ensemble", "resize_mask",
+OPTION_FIELDS = ("text", "prompt", "return_attention", "flip_ensemble", "seam", "resize_mask",
                  "hd_strategy")
 
 
@@ -254,6 +255,7 @@ def prepare_inputs(fields: dict, limits: Limits) -> InpaintInputs:
     return_attention = _flag(fields.get("return_attention"), "return_attention")
     flip = fields.get("flip_ensemble")
     flip_ensemble = None if flip is None else _flag(flip, "flip_ensemble")
+    seam = None if fields.get("seam") is None else _flag(fields["seam"], "seam")
     resize_mask = _flag(fields.get("resize_mask"), "resize_mask")
     hd_strategy = fields.get("hd_strategy") or "crop"
     if hd_strategy not in HD_STRATEGIES:
@@ -269,7 +271,8 @@ def prepare_inputs(fields: dict, limits: Limits) -> InpaintInputs:
     if not hole.any():
         raise ApiError(400, "the mask has no white (hole) pixels; paint the region to fill "
                             "in white")
-    return InpaintInputs(image, hole, text, return_attention, flip_ensemble, hd_strategy, notes)
+    return InpaintInputs(image, hole, text, return_attention, flip_ensemble, hd_strategy, notes,
+                         seam)
 
 
 async def parse_inpaint_request(request: Request, limits: Limits) -> InpaintInputs:

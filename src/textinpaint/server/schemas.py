@@ -23,11 +23,13 @@ class InpaintAnswer(BaseModel):
     """``POST /api/v1/inpaint``'s JSON answer (ask ``Accept: image/png`` for raw bytes)."""
 
     image: str = Field(description="the filled image, base64 PNG, at the input's size")
-    model: str = Field(description="the model that ran (NAME, or NAME+flip)")
+    model: str = Field(description="the model that ran (NAME, NAME+flip, NAME+seam, "
+                                   "NAME+flip+seam)")
     time_ms: float = Field(description="inference time in milliseconds")
     width: int = Field(description="the result's width in pixels (the input's)")
     height: int = Field(description="the result's height in pixels (the input's)")
     flip_ensemble: bool = Field(description="whether the flip self-ensemble ran")
+    seam: bool = Field(default=False, description="whether the seam correction ran")
     warnings: list[str] = Field(
         default_factory=list,
         description="what the request lost: caption words the model does not know, a "
@@ -57,6 +59,7 @@ class ModelInfo(BaseModel):
     max_caption_words: int = Field(description="words past this many are refused")
     parameters: int
     flip_ensemble: bool = Field(description="the server's default for flip_ensemble")
+    seam: bool = Field(default=False, description="the server's default for seam")
     examples: list[str] = Field(description="example captions from the model folder")
     limits: LimitsInfo
     version: str = Field(description="the textinpaint version")

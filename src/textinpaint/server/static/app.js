@@ -23,6 +23,7 @@
     size: $("#brush-size"), sizeValue: $("#brush-size-value"),
     undo: $("#undo"), redo: $("#redo"), clear: $("#clear"),
     caption: $("#caption"), examples: $("#examples"), explain: $("#explain"), flip: $("#flip"),
+    seam: $("#seam"),
     inpaint: $("#inpaint"), status: $("#status"), results: $("#results"),
     modelInfo: $("#model-info"), captionCheck: $("#caption-check"),
   };
@@ -77,6 +78,7 @@
       }
       if (info.examples && info.examples.length) examples = info.examples;
       els.flip.checked = Boolean(info.flip_ensemble);  // start from the server's setting
+      els.seam.checked = Boolean(info.seam);
     } catch (err) {
       els.modelInfo.textContent = "model description unavailable";
     }
@@ -437,6 +439,7 @@
     form.append("text", text);
     form.append("return_attention", els.explain.checked ? "true" : "false");
     form.append("flip_ensemble", els.flip.checked ? "true" : "false");
+    form.append("seam", els.seam.checked ? "true" : "false");
     const res = await fetch("api/v1/inpaint", { method: "POST", body: form });
     let body = null;
     try { body = await res.json(); } catch (err) { body = null; }
