@@ -77,6 +77,27 @@ def test_config_values_and_option_meanings():
     assert seam_config(True) == SeamConfig() and seam_config(False) is None
     custom = SeamConfig(reach=4)
     assert seam_config(custom) is custom and seam_config(None) is None
-    for bad in ({"reach": 0}, {"max_jump": -1}):
+    for bad in ({"reach": 0}, {"max_jump": -1}, {"colour_reach": 0}):
         with pytest.raises(ValueError, match="seam"):
             SeamConfig(**bad)
+
+
+def test_colour_is_corrected_near_the_border_only_and_brightness_further_in():
+    photo, hole = _scene(step=0.0)
+    # a pure chroma step: redder and less green at the same luma
+    tint = torch.tensor([0.3, -0.3 * 0.299 / 0.587, 0.0])[None, :, None, None] * hole
+    tinted = photo + tint
+    luma_only = SeamConfig(colour_reach=None)
+    torch.testing.assert_close(correct_seam(tinted, hole, luma_only), tinted, atol=0.02, rtol=0)
+    assert _border_step(correct_seam(tinted, hole), hole) < 0.5 * _border_step(tinted, hole)
+    # the colour offset is short: the hole's centre keeps the network's colour
+    def centre(config: SeamConfig) -> float:
+        return float((correct_seam(tinted, hole, config) - tinted)[..., 20:28, 20:28].abs().max())
+
+    assert centre(SeamConfig()) < 0.3 * centre(SeamConfig(colour_reach=16))
+    # a brightness step is closed, and the colour differences inside stay the network's
+    bright = photo + 0.3 * hole
+    out = correct_seam(bright, hole, luma_only)
+    assert _border_step(out, hole) < 0.2 * _border_step(bright, hole)
+    differences = (out - bright)[:, 0] - (out - bright)[:, 1]
+    assert differences.abs().max() < 1e-5

@@ -20,10 +20,16 @@ tensor's device. ``max_jump`` caps each border pair's pull, so a real edge that 
 outline happens to follow (a bird against the sky) is not smeared into the fill. A hole
 pixel with no known pixel within reach gets no offset, and a hole covering the whole image
 none at all. Only hole pixels change.
+
+Brightness and colour are corrected apart, colour over a shorter reach: with colour corrected
+as far as brightness, the fills of small holes (a bird's head) drifted towards the surrounding
+colours and the caption decided the colour less often (birds-128, 272 CUB test birds: head
+control 0.928 → 0.904).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +37,9 @@ import torch.nn.functional as F
 
 # (dy, dx) of the four neighbours.
 _SHIFTS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+# ITU-R BT.601 luma weights: adding one offset to R, G and B moves the luma by that offset
+# and leaves both colour differences (Cb, Cr) as they were.
+LUMA = (0.299, 0.587, 0.114)
 
 
 @dataclass(frozen=True)
@@ -39,18 +48,25 @@ class SeamConfig:
 
     ``reach``: pixels (at the model's resolution) over which the offset fades, about by
     ``exp(-distance / reach)``. ``max_jump``: the largest border step (in the [-1, 1] pixel
-    range) one pair pulls with; None = no cap. ``iterations`` and ``tolerance`` bound the
-    solver (relative residual).
+    range) one pair pulls with; None = no cap. Brightness (BT.601 luma) and colour (the two
+    colour differences B − Y, R − Y) are corrected apart: ``colour_reach`` is the reach of
+    the colour offset, short by default so the fill's colour, which the caption chooses,
+    stays the network's a few pixels in; None = brightness only (the same offset added to
+    R, G and B). ``iterations`` and ``tolerance`` bound the solver (relative residual).
     """
 
     reach: float = 16.0
     max_jump: float | None = 0.25
+    colour_reach: float | None = 4.0
     iterations: int = 200
     tolerance: float = 1e-3
 
     def __post_init__(self) -> None:
         if not self.reach > 0:
             raise ValueError(f"seam reach must be positive, got {self.reach}")
+        if self.colour_reach is not None and not self.colour_reach > 0:
+            raise ValueError(f"seam colour_reach must be positive or None, "
+                             f"got {self.colour_reach}")
         if self.max_jump is not None and not self.max_jump > 0:
             raise ValueError(f"seam max_jump must be positive or None, got {self.max_jump}")
 
@@ -71,7 +87,8 @@ def _neighbour(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
 
 def seam_offset(image: torch.Tensor, hole: torch.Tensor,
                 config: SeamConfig = SeamConfig()) -> torch.Tensor:
-    """The screened-Poisson offset (B×C×H×W, zero outside the hole) for ``image``.
+    """The screened-Poisson offset (B×C×H×W, zero outside the hole) of each channel of
+    ``image``, with ``config.reach`` (``colour_reach`` is :func:`correct_seam`'s).
 
     ``image``: B×C×H×W, the fill composited into the photo (hole pixels the network's,
     others the photo's). ``hole``: B×1×H×W, 1 where the fill is.
@@ -128,7 +145,17 @@ def seam_offset(image: torch.Tensor, hole: torch.Tensor,
 
 def correct_seam(image: torch.Tensor, hole: torch.Tensor,
                  config: SeamConfig = SeamConfig()) -> torch.Tensor:
-    """``image`` with the seam offset added in the hole (clamped to [-1, 1]); the known
-    pixels are returned bit for bit."""
-    corrected = (image + seam_offset(image, hole, config)).clamp(-1, 1)
+    """``image`` (B×3×H×W RGB) with the seam offset added in the hole (clamped to [-1, 1]);
+    the known pixels are returned bit for bit."""
+    r, g, b = image.unbind(1)
+    luma = LUMA[0] * r + LUMA[1] * g + LUMA[2] * b
+    offset = seam_offset(luma[:, None], hole, config).expand_as(image)
+    if config.colour_reach is not None:
+        differences = torch.stack([b - luma, r - luma], 1)  # (Cb, Cr) up to scale
+        d_cb, d_cr = seam_offset(differences, hole, dataclasses.replace(
+            config, reach=config.colour_reach)).unbind(1)
+        # back to RGB: this offset leaves the luma unchanged
+        d_g = -(LUMA[0] * d_cr + LUMA[2] * d_cb) / LUMA[1]
+        offset = offset + torch.stack([d_cr, d_g, d_cb], 1)
+    corrected = (image + offset).clamp(-1, 1)
     return torch.where(hole > 0.5, corrected, image)

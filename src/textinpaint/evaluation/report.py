@@ -27,6 +27,7 @@ from PIL import Image
 from ..visualize import caption_grid, overlay_mask
 from .baselines import Baseline
 from .detail import ERODE as DETAIL_ERODE
+from .seam_step import BAND as SEAM_BAND
 from .fid import SKIPPED as FID_SKIPPED
 from .metrics import METRICS, PSNR_CAP, SSIM_KERNEL, SSIM_SIGMA, bucket_order
 from .paired import CI_LEVEL, RESAMPLES, verdict
@@ -72,6 +73,10 @@ def protocol(settings: dict, bucket_kinds: set[str], runners: dict) -> dict:
         "detail": ("mean |Laplacian| (kornia, 3x3) of luminance inside the hole eroded by "
                    f"{DETAIL_ERODE} px, fill over ground truth, per image; NaN (left out) "
                    "where the eroded hole is under 16 px or the photo is flat there"),
+        "seam": (f"colour distance (RGB in [0, 1]) between the means of the hole's and the "
+                 f"known pixels within {SEAM_BAND} px of each outline pixel, averaged along "
+                 "the outline; the output's mean over the photo's (1.0 = the outline is as "
+                 "visible as in the photo)"),
         "realism": ("no evaluation encoder (--eval-encoder none)" if not
                     settings.get("eval_encoder") else
                     f"encoder '{settings['eval_encoder']}' (trained on real training images "
@@ -246,13 +251,14 @@ def write_per_image(state: dict, path: Path) -> None:
     with tmp.open("w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["index", "key", "hole_ratio", "nvidia_bucket", "ratio_bin", "method",
-                      "caption", *METRICS, "detail"])
+                      "caption", *METRICS, "detail", "seam_step"])
         for (name, cond), col in state["scores"].items():
             for k, item in enumerate(items):
                 nvidia, ratio = state["buckets"][k]
                 out.writerow([item["index"], item["key"], f"{item['hole_ratio']:.6f}",
                               nvidia or "", ratio, name, cond,
-                              *(f"{col.values[m][k]:.6g}" for m in (*METRICS, "detail"))])
+                              *(f"{col.values[m][k]:.6g}" for m in (*METRICS, "detail",
+                                                                     "seam"))])
     os.replace(tmp, path)
 
 

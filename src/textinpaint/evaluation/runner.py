@@ -23,7 +23,7 @@ from tqdm import tqdm
 from ..data import collate
 from ..errors import UserError
 from ..images import network_to_uint8
-from . import caption_accuracy, detail, metrics
+from . import caption_accuracy, detail, metrics, seam_step
 from .baselines import Baseline
 from .control import ControlTask
 from .control_run import run_task, summarize_task
@@ -249,6 +249,7 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, encoder,
             features["real"].append(inception(real))
         if encoder is not None:
             crops["real"].append(encoder(image, mask))
+        photo_seam = seam_step.seam_step(target, mask)
         for name, runner in runners.items():
             conditions = ("true",) if isinstance(runner, Baseline) else CONDITIONS
             for cond in conditions:
@@ -259,8 +260,10 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, encoder,
                     out = runner(image, mask, captions[cond])
                 seconds[name] += time.perf_counter() - start
                 col = scores[(name, cond)]
-                col.add({**metrics.image_metrics(metrics.to_unit(out), target, mask),
-                         "detail": detail.detail_ratio(metrics.to_unit(out), target, mask)})
+                unit = metrics.to_unit(out)
+                col.add({**metrics.image_metrics(unit, target, mask),
+                         "detail": detail.detail_ratio(unit, target, mask),
+                         "seam": seam_step.seam_step(unit, mask), "seam_photo": photo_seam})
                 if encoder is not None and cond == "true":
                     crops[name].append(encoder(out, mask))
                 pixels = network_to_uint8(out)
@@ -332,6 +335,7 @@ def _summarize(state: dict, runners: dict, evalset: EvalSet, settings: dict, see
             entry["with_caption"] = conds
             entry["paired"] = paired[name]
         entry["detail"] = detail.summarize(true.values["detail"])
+        entry["seam"] = seam_step.summarize(true.values["seam"], true.values["seam_photo"])
         if state["crops"].get("real"):
             entry["realism"] = realism(torch.cat(state["crops"]["real"]),
                                        torch.cat(state["crops"][name]), seed)
