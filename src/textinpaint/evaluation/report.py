@@ -27,11 +27,11 @@ from PIL import Image
 from ..visualize import caption_grid, overlay_mask
 from .baselines import Baseline
 from .detail import ERODE as DETAIL_ERODE
-from .seam_step import BAND as SEAM_BAND
 from .fid import SKIPPED as FID_SKIPPED
 from .metrics import METRICS, PSNR_CAP, SSIM_KERNEL, SSIM_SIGMA, bucket_order
 from .paired import CI_LEVEL, RESAMPLES, verdict
 from .report_seen import seen_section, write_pictures
+from .seam_contrast import OFFSET as SEAM_OFFSET
 
 GRID_MIN_SIDE = 128  # small evaluation images are enlarged (nearest) in the grids
 
@@ -73,10 +73,10 @@ def protocol(settings: dict, bucket_kinds: set[str], runners: dict) -> dict:
         "detail": ("mean |Laplacian| (kornia, 3x3) of luminance inside the hole eroded by "
                    f"{DETAIL_ERODE} px, fill over ground truth, per image; NaN (left out) "
                    "where the eroded hole is under 16 px or the photo is flat there"),
-        "seam": (f"colour distance (RGB in [0, 1]) between the means of the hole's and the "
-                 f"known pixels within {SEAM_BAND} px of each outline pixel, averaged along "
-                 "the outline; the output's mean over the photo's (1.0 = the outline is as "
-                 "visible as in the photo)"),
+        "seam": ("seam contrast: mean colour step (RGB in [0, 1], Gaussian blur sigma 1 px) "
+                 "over the neighbour pairs crossing the hole's outline, over the same across "
+                 f"the lines {SEAM_OFFSET} px inside and outside it (chessboard distance); "
+                 "ratio of means over images; the photo's beside it (about 1.0)"),
         "realism": ("no evaluation encoder (--eval-encoder none)" if not
                     settings.get("eval_encoder") else
                     f"encoder '{settings['eval_encoder']}' (trained on real training images "
@@ -251,14 +251,14 @@ def write_per_image(state: dict, path: Path) -> None:
     with tmp.open("w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["index", "key", "hole_ratio", "nvidia_bucket", "ratio_bin", "method",
-                      "caption", *METRICS, "detail", "seam_step"])
+                      "caption", *METRICS, "detail", "seam_outline", "seam_reference"])
         for (name, cond), col in state["scores"].items():
             for k, item in enumerate(items):
                 nvidia, ratio = state["buckets"][k]
                 out.writerow([item["index"], item["key"], f"{item['hole_ratio']:.6f}",
                               nvidia or "", ratio, name, cond,
                               *(f"{col.values[m][k]:.6g}" for m in (*METRICS, "detail",
-                                                                     "seam"))])
+                                                                     "seam", "seam_ref"))])
     os.replace(tmp, path)
 
 

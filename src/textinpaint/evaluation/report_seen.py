@@ -62,20 +62,22 @@ def seen_section(res: dict, protocol: dict) -> list[str]:
         rows.append([name, _f(d["median"], 3) if d else "–",
                      f"{_f(d['q25'], 2)}–{_f(d['q75'], 2)}" if d else "–",
                      _f(d["in_0.6_1.2"], 2) if d else "–",
-                     _f(seam and seam["ratio"], 2),
+                     _f(seam and seam["contrast"], 2), _f(seam and seam["photo"], 2),
                      _ci({"mean": kid["kid"], "lo": kid["lo"], "hi": kid["hi"]}, 4)
                      if kid else "–", _f(real.get("fid"), 2),
                      str(kid["n"]) if kid else "–"])
     lines += ["**Detail and realism** (the evaluation's own holes, true caption). Detail "
               "ratio: mean \\|Laplacian\\| of the fill's luminance in the eroded hole over "
               "the photo's (1.0 = as detailed as the photo; blur → 0; noise alone would "
-              "raise it, hence realism beside it). Seam step: how visible the hole's "
-              "outline is, the output's local colour step across it over the photo's "
-              "(1.0 = as in the photo; above = a seam). KID/FID: hole crops of the output "
+              "raise it, hence realism beside it). Seam contrast: the colour step across "
+              "the hole's outline over the step across lines a few pixels inside and "
+              "outside it (the photo's is about 1.0; above = a visible seam). KID/FID: hole "
+              "crops of the output "
               "against the same crops of the photos, in the feature space of the frozen "
               "evaluation encoder (" + str(protocol.get("realism", "not run")) + ").", ""]
     lines += _table(["method", "detail median ↑1", "detail IQR", "share in 0.6–1.2",
-                     "seam step (photo = 1) ↓", "KID ↓ [95 % CI]", "FID ↓", "crops"], rows) + [""]
+                     "seam contrast ↓", "photo's", "KID ↓ [95 % CI]", "FID ↓", "crops"],
+                    rows) + [""]
     rows = []
     for name, r in res.items():
         for kind, c in r.get("control", {}).items():

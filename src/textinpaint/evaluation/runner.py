@@ -23,7 +23,7 @@ from tqdm import tqdm
 from ..data import collate
 from ..errors import UserError
 from ..images import network_to_uint8
-from . import caption_accuracy, detail, metrics, seam_step
+from . import caption_accuracy, detail, metrics, seam_contrast
 from .baselines import Baseline
 from .control import ControlTask
 from .control_run import run_task, summarize_task
@@ -249,7 +249,7 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, encoder,
             features["real"].append(inception(real))
         if encoder is not None:
             crops["real"].append(encoder(image, mask))
-        photo_seam = seam_step.seam_step(target, mask)
+        photo_seam = seam_contrast.seam_steps(target, mask)
         for name, runner in runners.items():
             conditions = ("true",) if isinstance(runner, Baseline) else CONDITIONS
             for cond in conditions:
@@ -261,9 +261,11 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, encoder,
                 seconds[name] += time.perf_counter() - start
                 col = scores[(name, cond)]
                 unit = metrics.to_unit(out)
+                outline, reference = seam_contrast.seam_steps(unit, mask)
                 col.add({**metrics.image_metrics(unit, target, mask),
                          "detail": detail.detail_ratio(unit, target, mask),
-                         "seam": seam_step.seam_step(unit, mask), "seam_photo": photo_seam})
+                         "seam": outline, "seam_ref": reference, "seam_photo": photo_seam[0],
+                         "seam_photo_ref": photo_seam[1]})
                 if encoder is not None and cond == "true":
                     crops[name].append(encoder(out, mask))
                 pixels = network_to_uint8(out)
@@ -335,7 +337,8 @@ def _summarize(state: dict, runners: dict, evalset: EvalSet, settings: dict, see
             entry["with_caption"] = conds
             entry["paired"] = paired[name]
         entry["detail"] = detail.summarize(true.values["detail"])
-        entry["seam"] = seam_step.summarize(true.values["seam"], true.values["seam_photo"])
+        entry["seam"] = seam_contrast.summarize(*(true.values[k] for k in (
+            "seam", "seam_ref", "seam_photo", "seam_photo_ref")))
         if state["crops"].get("real"):
             entry["realism"] = realism(torch.cat(state["crops"]["real"]),
                                        torch.cat(state["crops"][name]), seed)
