@@ -57,7 +57,7 @@ class SeamConfig:
 
     reach: float = 16.0
     max_jump: float | None = 0.25
-    colour_reach: float | None = 4.0
+    colour_reach: float | None = 2.0
     iterations: int = 200
     tolerance: float = 1e-3
 
