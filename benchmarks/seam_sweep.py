@@ -4,7 +4,8 @@ Each setting of :class:`textinpaint.seam.SeamConfig` is the same weights scored 
 method on the same images and holes (CUB test split, centre holes by default), with the
 evaluation's control tasks and realism; prints one row per setting: control on bird boxes
 and heads, seam contrast (the photo's ≈ 1.0), KID, FID, hole PSNR. The full report goes to
-``--out``.
+``--out`` (its rows are named by the model folder, +seam, +seam-2, ... in the order of
+``SETTINGS``).
 
     python benchmarks/seam_sweep.py --model models/birds-128 --data ../shared/data/cub \
         --sample 272 --out runs/eval/seam-sweep
