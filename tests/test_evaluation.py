@@ -316,22 +316,14 @@ def test_cli_with_model_and_resolution_check(tiny_models, tmp_path, capsys):
     assert data["resolution"] == 32  # taken from the model
 
 
-def test_cli_flip_ensemble_both_scores_each_model_twice_and_pairs_them(tiny_models, tmp_path):
+@pytest.mark.parametrize("flag, suffix", [("--flip-ensemble", "+flip"), ("--seam", "+seam")])
+def test_cli_option_both_scores_each_model_twice_and_pairs_them(tiny_models, tmp_path, flag,
+                                                               suffix):
     text, _ = tiny_models
-    assert run_cli("--dataset", "shapes", "--model", str(text), "--flip-ensemble", "both",
+    assert run_cli("--dataset", "shapes", "--model", str(text), flag, "both",
                    "--baselines", "none", "--limit", "4", "--masks", "center",
                    "--out", str(tmp_path / "o")) == 0
     res = json.loads((tmp_path / "o" / "metrics.json").read_text())["results"]
-    assert list(res) == ["text", "text+flip"]
-    assert res["text"]["l1_hole"] != res["text+flip"]["l1_hole"]
-    assert set(res["text+flip"]["paired"]["vs"]) == {"text"}
-
-
-def test_cli_seam_both_scores_each_model_with_and_without_it(tiny_models, tmp_path):
-    text, _ = tiny_models
-    assert run_cli("--dataset", "shapes", "--model", str(text), "--seam", "both",
-                   "--baselines", "none", "--limit", "4", "--masks", "center",
-                   "--out", str(tmp_path / "o")) == 0
-    res = json.loads((tmp_path / "o" / "metrics.json").read_text())["results"]
-    assert list(res) == ["text", "text+seam"]
-    assert res["text"]["l1_hole"] != res["text+seam"]["l1_hole"]
+    assert list(res) == ["text", "text" + suffix]
+    assert res["text"]["l1_hole"] != res["text" + suffix]["l1_hole"]
+    assert set(res["text" + suffix]["paired"]["vs"]) == {"text"}

@@ -245,40 +245,25 @@ def test_flip_ensemble_of_a_mirror_symmetric_input_is_exactly_symmetric(tiny_pip
                                rtol=0, atol=0)
 
 
-def test_flip_ensembled_pipeline_keeps_known_pixels_and_changes_the_fill(tiny_model_dir,
-                                                                          tiny_pipe):
+@pytest.mark.parametrize("option, suffix", [("flip_ensemble", "+flip"), ("seam", "+seam")])
+def test_inference_option_keeps_known_pixels_and_is_chosen_per_call(tiny_model_dir, tiny_pipe,
+                                                                    option, suffix):
     from textinpaint.pipeline import InpaintPipeline
 
-    pipe = InpaintPipeline.from_pretrained(tiny_model_dir, flip_ensemble=True)
+    pipe = InpaintPipeline.from_pretrained(tiny_model_dir, **{option: True})
     image, hole = noise_image(45, 37), box_mask(45, 37, (5, 6, 30, 25))
     out = np.asarray(pipe(prompt="a bird", image=image, mask_image=hole).images[0])
     _assert_known_exact(out, image, hole)
     plain = np.asarray(tiny_pipe(prompt="a bird", image=image, mask_image=hole).images[0])
     assert (out[hole] != plain[hole]).any()
-    assert pipe.name.endswith("+flip") and not tiny_pipe.name.endswith("+flip")
-    # per call: flip_ensemble overrides the pipeline's setting either way
-    per_call = tiny_pipe(prompt="a bird", image=image, mask_image=hole, flip_ensemble=True)
+    assert pipe.name.endswith(suffix) and not tiny_pipe.name.endswith(suffix)
+    # per call: the option overrides the pipeline's setting either way
+    per_call = tiny_pipe(prompt="a bird", image=image, mask_image=hole, **{option: True})
     np.testing.assert_array_equal(np.asarray(per_call.images[0]), out)
-    off = pipe(prompt="a bird", image=image, mask_image=hole, flip_ensemble=False)
+    off = pipe(prompt="a bird", image=image, mask_image=hole, **{option: False})
     np.testing.assert_array_equal(np.asarray(off.images[0]), plain)
 
 
-# ------------------------------------------------------------------ seam correction
-
-def test_seam_corrected_pipeline_keeps_known_pixels_and_is_chosen_per_call(tiny_model_dir,
-                                                                          tiny_pipe):
-    from textinpaint.pipeline import InpaintPipeline
-
-    pipe = InpaintPipeline.from_pretrained(tiny_model_dir, seam=True)
-    image, hole = noise_image(45, 37), box_mask(45, 37, (5, 6, 30, 25))
-    out = np.asarray(pipe(prompt="a bird", image=image, mask_image=hole).images[0])
-    _assert_known_exact(out, image, hole)
-    plain = np.asarray(tiny_pipe(prompt="a bird", image=image, mask_image=hole).images[0])
-    assert (out[hole] != plain[hole]).any()
-    assert pipe.name.endswith("+seam") and not tiny_pipe.name.endswith("+seam")
-    per_call = tiny_pipe(prompt="a bird", image=image, mask_image=hole, seam=True)
-    np.testing.assert_array_equal(np.asarray(per_call.images[0]), out)
-    off = pipe(prompt="a bird", image=image, mask_image=hole, seam=False)
-    np.testing.assert_array_equal(np.asarray(off.images[0]), plain)
+def test_both_inference_options_at_once(tiny_pipe):
     both = tiny_pipe.model_for(True, True)
     assert both.name.endswith("+flip+seam") and tiny_pipe.model_for(None, None) is tiny_pipe.model
