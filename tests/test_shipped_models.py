@@ -75,10 +75,11 @@ def test_shapes_model_follows_the_colour_word():
 
 
 @pytest.mark.skipif("birds-128" not in SHIPPED, reason="models/birds-128 is not shipped")
-def test_birds_128_paints_the_colour_the_caption_names_on_real_test_birds(shared_data):
+@pytest.mark.parametrize("seam", [False, True])
+def test_birds_128_paints_the_colour_the_caption_names_on_real_test_birds(shared_data, seam):
     """CUB test birds (never trained on) with the bird's box hidden: a red caption's fill is
     redder than a blue caption's, and a blue one's bluer, on every image; a colour name the
-    model never read ("cobalt") steers like "blue"."""
+    model never read ("cobalt") steers like "blue". The seam correction keeps all of that."""
     import torch
 
     from textinpaint.data import build_dataset
@@ -88,7 +89,7 @@ def test_birds_128_paints_the_colour_the_caption_names_on_real_test_birds(shared
     if not (root / "CUB_200_2011").is_dir():
         pytest.skip(f"CUB subset not found under {root}")
     data = build_dataset(f"cub:{root}", "test", 128, masks="object:-0.15", train=False)
-    pipe = InpaintPipeline.from_pretrained(MODELS / "birds-128")
+    pipe = InpaintPipeline.from_pretrained(MODELS / "birds-128", seam=seam)
     template = "this bird is bright {} all over with a {} head and {} wings"
     for index in (0, 300, 700):
         item = data[index]
