@@ -79,11 +79,12 @@ def seam_config(seam: bool | SeamConfig | None) -> SeamConfig | None:
     return SeamConfig() if seam else None
 
 
-def _neighbour(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """``x`` at the neighbour (y+dy, x+dx) of every pixel; zero beyond the image's border."""
+def _neighbours(x: torch.Tensor) -> list[torch.Tensor]:
+    """``x`` at each of the four neighbours (y+dy, x+dx) of every pixel, in ``_SHIFTS``'
+    order; zero beyond the image's border."""
     h, w = x.shape[-2:]
     padded = F.pad(x, (1, 1, 1, 1))
-    return padded[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+    return [padded[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy, dx in _SHIFTS]
 
 
 def seam_offset(image: torch.Tensor, hole: torch.Tensor,
@@ -101,21 +102,17 @@ def seam_offset(image: torch.Tensor, hole: torch.Tensor,
     # Right-hand side and diagonal: every known neighbour pulls o_p towards its step.
     rhs = torch.zeros_like(x)
     diagonal = torch.full_like(x, screen)
-    for dy, dx in _SHIFTS:
-        known_q = _neighbour(k, dy, dx)
-        step = _neighbour(x, dy, dx) - x
+    for known_q, x_q, hole_q in zip(_neighbours(k), _neighbours(x), _neighbours(h)):
+        step = x_q - x
         if config.max_jump is not None:
             step = step.clamp(-config.max_jump, config.max_jump)
         rhs += known_q * step
-        diagonal += known_q + _neighbour(h, dy, dx)
+        diagonal += known_q + hole_q
     rhs = rhs * h
     diagonal = torch.where(h > 0, diagonal, torch.ones_like(diagonal))
 
     def apply(o: torch.Tensor) -> torch.Tensor:  # A o, for o zero outside the hole
-        out = diagonal * o
-        for dy, dx in _SHIFTS:
-            out = out - _neighbour(o, dy, dx)
-        return out * h
+        return (diagonal * o - sum(_neighbours(o))) * h
 
     # Jacobi-preconditioned conjugate gradients, one system per (image, channel).
     dims = (-2, -1)

@@ -221,6 +221,7 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, encoder,
     seconds: dict[str, float] = defaultdict(float)
     features: dict = defaultdict(list)  # FID: "real" or (name, condition) -> N×2048
     crops: dict = defaultdict(list)  # realism: "real" or name -> N×D hole-crop features
+    photo_seam = _Collector()  # the photos' own steps across the hole's outline, per image
     grid = {"truth": [], "mask": [], "captions": [], "mismatched": [],
             "outputs": defaultdict(list)}
     # Grid samples spread evenly over the set (its start is often a single class).
@@ -249,7 +250,8 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, encoder,
             features["real"].append(inception(real))
         if encoder is not None:
             crops["real"].append(encoder(image, mask))
-        photo_seam = seam_contrast.seam_steps(target, mask)
+        outline, reference = seam_contrast.seam_steps(target, mask)
+        photo_seam.add({"outline": outline, "reference": reference})
         for name, runner in runners.items():
             conditions = ("true",) if isinstance(runner, Baseline) else CONDITIONS
             for cond in conditions:
@@ -264,8 +266,7 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, encoder,
                 outline, reference = seam_contrast.seam_steps(unit, mask)
                 col.add({**metrics.image_metrics(unit, target, mask),
                          "detail": detail.detail_ratio(unit, target, mask),
-                         "seam": outline, "seam_ref": reference, "seam_photo": photo_seam[0],
-                         "seam_photo_ref": photo_seam[1]})
+                         "seam": outline, "seam_ref": reference})
                 if encoder is not None and cond == "true":
                     crops[name].append(encoder(out, mask))
                 pixels = network_to_uint8(out)
@@ -282,7 +283,8 @@ def _run(runners: dict, evalset: EvalSet, batch_size: int, inception, encoder,
         bar.update(len(index))
     bar.close()
     return {"scores": scores, "buckets": buckets, "items": items, "seconds": dict(seconds),
-            "features": features, "crops": crops, "grid": grid, "n": evalset.n}
+            "features": features, "crops": crops, "photo_seam": photo_seam.values,
+            "grid": grid, "n": evalset.n}
 
 
 def _shape_scores(evalset: EvalSet, index: list[int], pixels: np.ndarray, hole: np.ndarray,
@@ -337,8 +339,9 @@ def _summarize(state: dict, runners: dict, evalset: EvalSet, settings: dict, see
             entry["with_caption"] = conds
             entry["paired"] = paired[name]
         entry["detail"] = detail.summarize(true.values["detail"])
-        entry["seam"] = seam_contrast.summarize(*(true.values[k] for k in (
-            "seam", "seam_ref", "seam_photo", "seam_photo_ref")))
+        photo = state["photo_seam"]
+        entry["seam"] = seam_contrast.summarize(true.values["seam"], true.values["seam_ref"],
+                                                photo["outline"], photo["reference"])
         if state["crops"].get("real"):
             entry["realism"] = realism(torch.cat(state["crops"]["real"]),
                                        torch.cat(state["crops"][name]), seed)

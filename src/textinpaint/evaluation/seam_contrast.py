@@ -17,25 +17,19 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from .detail import eroded_hole
 
 OFFSET = 3  # pixels from the outline to the reference lines
 
 
 def _levels(hole: torch.Tensor, depth: int) -> torch.Tensor:
-    """Per pixel: 0, 1, ... for hole pixels by how many 3×3 erosions they survive (0 on the
-    hole's outer ring), −1, −2, ... for known pixels likewise; clipped at ±``depth``."""
-    def erode(x: torch.Tensor) -> torch.Tensor:  # beyond the image counts as the same side
-        return -F.max_pool2d(F.pad(-x, (1, 1, 1, 1), value=-1.0), 3, stride=1)
-
-    level = torch.zeros_like(hole)
-    for side, sign, start in ((hole, 1.0, 0.0), (1 - hole, -1.0, -1.0)):
-        cur, rank = side, torch.full_like(hole, start)
-        for _ in range(depth):
-            cur = erode(cur)
-            rank = rank + sign * cur
-        level = torch.where(side > 0, rank, level)
-    return level
+    """Per pixel: 0, 1, ... for hole pixels by their chessboard distance to the nearest known
+    pixel minus one (0 on the hole's outer ring), −1, −2, ... for known pixels by theirs to
+    the hole; clipped at ±``depth``."""
+    inside = sum(eroded_hole(hole, n).double() for n in range(1, depth + 1))
+    outside = sum(eroded_hole(1 - hole, n).double() for n in range(1, depth + 1))
+    return torch.where(hole[:, 0] > 0.5, inside, -1 - outside)[:, None]
 
 
 def seam_steps(images: torch.Tensor, mask: torch.Tensor,
