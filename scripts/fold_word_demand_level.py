@@ -5,6 +5,8 @@ factor (``1 - gamma`` when they sit at 0). Under ``word_demand_norm=softmax`` a 
 caption passes unchanged, so the painter would read its words at another scale. This folds
 the measured factor into the word-attention projections (linear, bias-free) and sets
 ``gamma`` to 0, so a softmax fine-tune (``train.init_generator=OUT``) starts at the model.
+``--gamma G`` sets it to ``G`` instead: the softmax weights then act on the words from the
+first step (freeze it with ``train.trainable`` to keep them acting).
 
     python scripts/fold_word_demand_level.py models/birds-128 runs/lv/init
 """
@@ -46,6 +48,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="a model folder with sigmoid word demand")
     parser.add_argument("out", type=Path, help="where to write the folded model folder")
+    parser.add_argument("--gamma", type=float, default=0.0,
+                        help="the softmax module's strength in the folded model (default 0)")
     args = parser.parse_args()
     size = json.loads((args.model / "config.json").read_text())["resolution"]
     weight, factor = mean_word_factor(args.model, size)
@@ -57,7 +61,7 @@ def main() -> None:
     state = load_file(str(args.model / "generator.safetensors"))
     for key in [k for k in state if ".word_attn." in k and k.endswith("project.weight")]:
         state[key] = (state[key].float() * factor).to(state[key].dtype)
-    state["word_demand.gamma"] = torch.zeros_like(state["word_demand.gamma"])
+    state["word_demand.gamma"] = torch.full_like(state["word_demand.gamma"], args.gamma)
     save_file(state, str(args.out / "generator.safetensors"))
     print(f"wrote {args.out}: use it with train.init_generator={args.out} "
           "generator.word_demand_norm=softmax")

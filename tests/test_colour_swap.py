@@ -10,7 +10,13 @@ from textinpaint.cli import main
 from textinpaint.config import load_config
 from textinpaint.data import RecordDataset, Vocabulary
 from textinpaint.data.base import Record
-from textinpaint.data.colour_swap import colour_swap, colour_words_in, recolour, swap_caption
+from textinpaint.data.colour_swap import (
+    background_share,
+    colour_swap,
+    colour_words_in,
+    recolour,
+    swap_caption,
+)
 from textinpaint.data.colour_words import oklab_to_srgb, srgb_to_oklab
 from textinpaint.data.masks import parse_mask_spec
 from textinpaint.data.preview import preview_grid
@@ -76,6 +82,23 @@ def test_colour_swap_picks_a_named_colour_and_a_free_one():
     assert seen == {"orange", "yellow", "green", "blue", "purple"}
     same, caption = colour_swap(px, "a grey bird", rng)
     assert same is px and caption == "a grey bird"
+
+
+def test_colour_swap_leaves_colours_the_surroundings_share():
+    """A green bird among green leaves: swapping green would repaint the box's background
+    too (a rectangle of the new colour), so green is not swapped; the bird's red cap is."""
+    green = (40, 150, 50)
+    px = np.full((32, 32, 3), green, np.uint8)
+    px[12:18, 12:18] = RED
+    box = (8, 8, 24, 24)
+    assert background_share(px, "green", box) > 0.9 and background_share(px, "red", box) == 0
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        out, caption = colour_swap(px, "a green bird with a red cap", rng, box)
+        assert "green" in caption and "red" not in caption
+        assert (out[2:6, 2:6] == green).all() and (out[10, 10] == green).all()
+    same, caption = colour_swap(px, "a green bird", rng, box)
+    assert same is px and caption == "a green bird"
 
 
 def toy_dataset(tmp_path) -> RecordDataset:

@@ -10,6 +10,11 @@ caption can tell the network which colour the hidden bird is: the pairs make the
 decisive (issue 26's counterfactual pairs; a whole-image hue rotation did not, because the
 rotated background gives the rotation away).
 
+A colour the bird's surroundings share is not swapped: a green bird among leaves or a yellow
+one against sand would have the background of its box repainted too, a rectangle of the new
+colour that the network then learns to paint around every bird (the first version did that
+for a third of the yellow captions and an eighth of the green ones).
+
 The pixel change is a soft selection in OKLab's lightness-chroma-hue form (Ottosson 2020):
 a pixel counts as "red" by how near its hue is to red's and how colourful it is, and moves
 towards the target by that weight, so edges and shading stay as the photo has them.
@@ -34,6 +39,9 @@ HUE_INNER, HUE_OUTER = np.radians(30.0), np.radians(55.0)
 CHROMA_LOW, CHROMA_HIGH = 0.06, 0.11
 # The bird's box grown by this fraction of its size on each side: wing tips and tails stick out.
 BOX_GROW = 0.1
+# The surroundings sampled in a band this wide (a fraction of the grown box's size) around
+# the grown box; a colour covering more than RING_SHARE_MAX of that band is not the bird's own.
+RING_WIDTH, RING_SHARE_MAX = 0.15, 0.1
 
 @lru_cache(maxsize=1)
 def _references() -> dict[str, tuple[float, float, float]]:
@@ -72,9 +80,7 @@ def recolour(pixels: np.ndarray, source: str, target: str,
     lab = srgb_to_oklab(pixels / 255.0)
     light, chroma = lab[..., 0], np.hypot(lab[..., 1], lab[..., 2])
     hue = np.arctan2(lab[..., 2], lab[..., 1])
-    distance = np.abs(np.angle(np.exp(1j * (hue - h_s))))
-    weight = (1 - _smoothstep(HUE_INNER, HUE_OUTER, distance)) * _smoothstep(
-        CHROMA_LOW, CHROMA_HIGH, chroma)
+    weight = _colour_weight(lab, source)
     if box is not None:
         weight *= _box_window(pixels.shape[0], pixels.shape[1], box)
     # The pixel keeps its offset from the source colour: a dark red becomes a dark yellow, but
@@ -86,12 +92,40 @@ def recolour(pixels: np.ndarray, source: str, target: str,
     return np.round(oklab_to_srgb(out) * 255).astype(np.uint8)
 
 
-def _box_window(height: int, width: int, box: tuple[float, float, float, float]) -> np.ndarray:
+def _colour_weight(lab: np.ndarray, colour: str) -> np.ndarray:
+    """How much each OKLab pixel counts as ``colour``: near its hue and colourful (0..1)."""
+    hue_c = _references()[colour][2]
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    distance = np.abs(np.angle(np.exp(1j * (np.arctan2(lab[..., 2], lab[..., 1]) - hue_c))))
+    return (1 - _smoothstep(HUE_INNER, HUE_OUTER, distance)) * _smoothstep(
+        CHROMA_LOW, CHROMA_HIGH, chroma)
+
+
+def _in_box(height: int, width: int, box: tuple[float, float, float, float],
+            grow: float) -> np.ndarray:
+    """Boolean H×W: pixel centres inside ``box`` (x0 y0 x1 y1) grown by ``grow`` of its size."""
     x0, y0, x1, y1 = box
-    gx, gy = BOX_GROW * (x1 - x0), BOX_GROW * (y1 - y0)
+    gx, gy = grow * (x1 - x0), grow * (y1 - y0)
     ys, xs = np.arange(height)[:, None] + 0.5, np.arange(width)[None, :] + 0.5
-    inside = (xs >= x0 - gx) & (xs <= x1 + gx) & (ys >= y0 - gy) & (ys <= y1 + gy)
-    return inside.astype(np.float64)
+    return (xs >= x0 - gx) & (xs <= x1 + gx) & (ys >= y0 - gy) & (ys <= y1 + gy)
+
+
+def _box_window(height: int, width: int, box: tuple[float, float, float, float]) -> np.ndarray:
+    return _in_box(height, width, box, BOX_GROW).astype(np.float64)
+
+
+def background_share(pixels: np.ndarray, colour: str,
+                     box: tuple[float, float, float, float] | None) -> float:
+    """How much of the band around the bird's grown box counts as ``colour`` (0..1): the
+    share of it that a swap inside the box would also find in the box's background. 0 without
+    a box or a band (nothing to compare with)."""
+    if box is None:
+        return 0.0
+    h, w = pixels.shape[:2]
+    band = _in_box(h, w, box, BOX_GROW + RING_WIDTH) & ~_in_box(h, w, box, BOX_GROW)
+    if not band.any():
+        return 0.0
+    return float(_colour_weight(srgb_to_oklab(pixels[band] / 255.0), colour).mean())
 
 
 def swap_caption(caption: str, source: str, target: str) -> str:
@@ -112,11 +146,14 @@ def colour_swap(pixels: np.ndarray, caption: str, rng: np.random.Generator,
                 ) -> tuple[np.ndarray, str]:
     """One counterfactual pair member: one of the caption's colour words, chosen at random,
     swapped for a colour it does not name, in the pixels (inside the bird's box) and in the
-    words. A caption that names no swap colour comes back unchanged with its pixels."""
+    words. Colours the box's surroundings share (:func:`background_share` above
+    :data:`RING_SHARE_MAX`) are not chosen; a caption that names no other swap colour comes
+    back unchanged with its pixels."""
     named = colour_words_in(caption)
     free = [c for c in SWAP_COLOURS if c not in named]
-    if not named or not free:
+    own = [c for c in named if background_share(pixels, c, box) <= RING_SHARE_MAX]
+    if not own or not free:
         return pixels, caption
-    source = named[int(rng.integers(len(named)))]
+    source = own[int(rng.integers(len(own)))]
     target = free[int(rng.integers(len(free)))]
     return recolour(pixels, source, target, box), swap_caption(caption, source, target)
