@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,17 @@ def tiny_model_dir(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("model") / "tiny"
     init_model_folder(folder, preset="tiny", resolution=32, seed=0)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def seam_model_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny model folder with the seam correction as its own default (config.json
+    ``inference.seam``), as ``birds-128`` ships."""
+    folder = tmp_path_factory.mktemp("seam") / "tiny-seam"
+    shutil.copytree(tiny_model_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "inference": {"seam": True}}))
     return folder
 
 

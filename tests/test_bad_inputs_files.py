@@ -47,6 +47,9 @@ CONFIG = [  # (key, value, pattern)
     ("max_len", "x", r"has max_len 'x'"),
     ("max_len", 0, r"has max_len 0"),
     ("generator", "none", r"lacks 'generator'"),
+    ("inference", "seam", r"has inference 'seam'; it must be a mapping"),
+    ("inference", {"seam": "yes"}, r"has inference.seam 'yes'; it must be true or false"),
+    ("inference", {"flip": True}, r"unknown inference key\(s\) flip; the known ones are seam"),
 ]
 
 

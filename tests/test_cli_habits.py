@@ -122,16 +122,23 @@ def test_jpeg_and_webp_outputs_with_quality(tmp_path, tiny_model_dir):
     assert main(base + ["--output", str(tmp_path / "d.jpg"), "--quality", "0"]) == 2
 
 
-def test_seam_flag_changes_only_the_hole(tmp_path, tiny_model_dir):
+def test_seam_flag_changes_only_the_hole_and_overrides_the_models_default(
+        tmp_path, tiny_model_dir, seam_model_dir):
     image, hole = noise_image(48, 40), box_mask(48, 40, (10, 10, 30, 30))
     Image.fromarray(image).save(tmp_path / "in.png")
     Image.fromarray(hole).save(tmp_path / "hole.png")
-    base = ["inpaint", "--model", str(tiny_model_dir), "--image", str(tmp_path / "in.png"),
-            "--mask", str(tmp_path / "hole.png"), "--text", "a circle"]
-    assert main(base + ["--output", str(tmp_path / "plain.png")]) == 0
-    assert main(base + ["--output", str(tmp_path / "seam.png"), "--seam"]) == 0
-    plain, seam = (np.asarray(Image.open(tmp_path / n)) for n in ("plain.png", "seam.png"))
+
+    def fill(model, name, *flags):
+        assert main(["inpaint", "--model", str(model), "--image", str(tmp_path / "in.png"),
+                     "--mask", str(tmp_path / "hole.png"), "--text", "a circle",
+                     "--output", str(tmp_path / name), *flags]) == 0
+        return np.asarray(Image.open(tmp_path / name))
+
+    plain, seam = fill(tiny_model_dir, "plain.png"), fill(tiny_model_dir, "seam.png", "--seam")
     assert (seam[~hole] == image[~hole]).all() and (seam[hole] != plain[hole]).any()
+    # a folder whose config.json turns the seam on: on by default, off with --no-seam
+    assert (fill(seam_model_dir, "default.png") == seam).all()
+    assert (fill(seam_model_dir, "off.png", "--no-seam") == plain).all()
 
 
 def test_folder_results_as_webp(tmp_path, tiny_model_dir):

@@ -316,6 +316,17 @@ def test_cli_with_model_and_resolution_check(tiny_models, tmp_path, capsys):
     assert data["resolution"] == 32  # taken from the model
 
 
+@pytest.mark.parametrize("flags, name", [([], "tiny-seam+seam"), (["--seam", "off"], "tiny-seam"),
+                                         (["--seam", "both"], "tiny-seam+seam")])
+def test_evaluate_scores_a_model_as_its_folder_says_by_default(seam_model_dir, tmp_path, flags,
+                                                               name):
+    assert run_cli("--dataset", "shapes", "--model", str(seam_model_dir), *flags,
+                   "--baselines", "none", "--limit", "2", "--masks", "center", "--control",
+                   "none", "--eval-encoder", "none", "--out", str(tmp_path / "o")) == 0
+    res = json.loads((tmp_path / "o" / "metrics.json").read_text())["results"]
+    assert name in res and ("tiny-seam" in res) == (flags != [])
+
+
 @pytest.mark.parametrize("flag, suffix", [("--flip-ensemble", "+flip"), ("--seam", "+seam")])
 def test_cli_option_both_scores_each_model_twice_and_pairs_them(tiny_models, tmp_path, flag,
                                                                suffix):

@@ -264,6 +264,23 @@ def test_inference_option_keeps_known_pixels_and_is_chosen_per_call(tiny_model_d
     np.testing.assert_array_equal(np.asarray(off.images[0]), plain)
 
 
+def test_a_model_folder_sets_its_own_seam_default(seam_model_dir, tiny_pipe):
+    """config.json's inference.seam is what a caller gets unless the call or the loader
+    says otherwise; the same weights as the folder without it."""
+    from textinpaint.pipeline import InpaintPipeline
+
+    image, hole = noise_image(45, 37), box_mask(45, 37, (5, 6, 30, 25))
+    pipe = InpaintPipeline.from_pretrained(seam_model_dir)
+    assert pipe.model.seam is not None and pipe.name == "tiny+seam"
+    out = np.asarray(pipe(prompt="a bird", image=image, mask_image=hole).images[0])
+    seamed = tiny_pipe(prompt="a bird", image=image, mask_image=hole, seam=True)
+    np.testing.assert_array_equal(out, np.asarray(seamed.images[0]))
+    plain = np.asarray(tiny_pipe(prompt="a bird", image=image, mask_image=hole).images[0])
+    off = pipe(prompt="a bird", image=image, mask_image=hole, seam=False)
+    np.testing.assert_array_equal(np.asarray(off.images[0]), plain)
+    assert InpaintPipeline.from_pretrained(seam_model_dir, seam=False).model.seam is None
+
+
 def test_both_inference_options_at_once(tiny_pipe):
     both = tiny_pipe.model_for(True, True)
     assert both.name.endswith("+flip+seam") and tiny_pipe.model_for(None, None) is tiny_pipe.model

@@ -83,10 +83,20 @@ def test_a_fresh_phase_fine_tunes_the_previous_generator_from_step_0(tmp_path):
     first, tune = phase_dirs(load_recipe(recipe), out)
     info = json.loads((tune / "config.json").read_text())
     assert info["steps"] == 3  # its own count, not 2 + 3
+    assert load_model(out).seam is None  # no inference defaults in this recipe
     assert info["train"]["init_generator"] == str(first)
     with pytest.raises(UserError, match="fresh but is the first phase"):
         load_recipe(write_recipe(tmp_path / "bad.yaml", phases=[
             {"name": "a", "max_steps": 1, "fresh": True}]))
+
+
+def test_the_recipes_inference_defaults_reach_the_exported_model(tmp_path):
+    recipe = write_recipe(tmp_path / "r.yaml", inference={"seam": True}, phases=[
+        {"name": "only", "max_steps": 1, "overrides": TINY}])
+    out = tmp_path / "out"
+    assert main(["train-recipe", str(recipe), "--out", str(out), "--no-progress"]) == 0
+    assert json.loads((out / "config.json").read_text())["inference"] == {"seam": True}
+    assert load_model(out).seam is not None and load_model(out, seam=False).seam is None
 
 
 def test_interrupted_phase_resumes_from_its_checkpoint(tmp_path):
@@ -177,6 +187,8 @@ def _without_new_defaults(made: dict, recorded: dict, defaults) -> dict:
     ({"phases": [{"name": "a"}]}, "never ends"),
     ({"phases": [{"name": "a", "steps": 1}]}, "unknown config key 'phases\\[0\\].steps'"),
     ({"time_scale": 0}, "time_scale must be positive"),
+    ({"inference": {"seam": "yes"}}, "'inference.seam' must be true or false"),
+    ({"inference": {"flip": True}}, "unknown inference key"),
 ])
 def test_bad_recipes_are_refused_with_the_field(tmp_path, change, message):
     with pytest.raises(UserError, match=message):

@@ -260,3 +260,15 @@ def test_seam_per_request_and_as_the_server_default(client, tiny_model_dir):
     smooth = TestClient(create_app(tiny_model_dir, seam=True))
     assert smooth.get("/api/v1/model").json()["seam"] is True
     assert post(smooth, png_bytes(image), png_bytes(hole)).json()["image"] == seam["image"]
+
+
+def test_the_server_default_follows_the_model_folder(seam_model_dir):
+    """A folder whose config.json turns the seam on serves seam-corrected fills unless the
+    server (--no-seam) or the request says otherwise."""
+    image, hole = noise_image(40, 30), box_mask(40, 30, (8, 8, 30, 22))
+    own = TestClient(create_app(seam_model_dir))
+    assert own.get("/api/v1/model").json()["seam"] is True
+    assert post(own, png_bytes(image), png_bytes(hole)).json()["seam"] is True
+    assert post(own, png_bytes(image), png_bytes(hole), seam="false").json()["seam"] is False
+    off = TestClient(create_app(seam_model_dir, seam=False))
+    assert off.get("/api/v1/model").json()["seam"] is False

@@ -63,6 +63,10 @@ def test_cli_smoke_run_exports_a_loadable_model_folder(tmp_path, damsm_dir):
     assert main(["export", "--run", str(out), "--out", str(tmp_path / "one"), "--step", "1"]) == 0
     assert json.loads((tmp_path / "one" / "config.json").read_text())["steps"] == 1
     assert main(["export", "--run", str(out), "--out", str(tmp_path / "x"), "--step", "9"]) == 2
+    # --seam: the exported folder turns the seam correction on for its callers
+    assert main(["export", "--run", str(out), "--out", str(tmp_path / "s"), "--seam"]) == 0
+    assert json.loads((tmp_path / "s" / "config.json").read_text())["inference"] == {"seam": True}
+    assert load_model(tmp_path / "s").seam is not None and load_model(out).seam is None
 
 
 def test_refuses_to_overwrite_a_run_without_resume(tmp_path, damsm_dir):

@@ -35,6 +35,8 @@ from .seam import SeamConfig, correct_seam, seam_config
 DAMSM_FILES = ("config.json", "text_encoder.safetensors", "image_encoder.safetensors",
                "vocab.json")
 MODEL_FILES = DAMSM_FILES + ("generator.safetensors",)
+# The inference options a model folder may set for itself (config.json "inference").
+INFERENCE_KEYS = ("seam",)
 
 
 def _require_files(folder: Path, names: tuple[str, ...], what: str) -> None:
@@ -117,6 +119,29 @@ def _positive_int(config: dict, key: str, default: int | None, folder: Path) -> 
                         "number greater than 0 (the folder's config.json was edited or is "
                         "broken: re-export the model)")
     return value
+
+
+def inference_defaults(config: dict, folder: Path) -> dict[str, bool]:
+    """The model's own inference settings, ``config.json``'s ``inference`` (``{"seam":
+    true}``: the card measured it with the seam correction, and callers get it unless they
+    say otherwise); a UserError naming the file and the key where it is malformed."""
+    return check_inference(config.get("inference", {}), f"'{folder / 'config.json'}'")
+
+
+def check_inference(given: Any, where: str) -> dict[str, bool]:
+    """``given`` as a complete inference-settings dict (every :data:`INFERENCE_KEYS` key,
+    False where absent); a UserError naming ``where`` and the bad key otherwise."""
+    if not isinstance(given, dict):
+        raise UserError(f"{where} has inference {given!r}; it must be a mapping such as "
+                        '{"seam": true}')
+    unknown = sorted(set(given) - set(INFERENCE_KEYS))
+    if unknown:
+        raise UserError(f"{where} has unknown inference key(s) {', '.join(map(str, unknown))};"
+                        f" the known ones are {', '.join(INFERENCE_KEYS)}")
+    for key, value in given.items():
+        if not isinstance(value, bool):
+            raise UserError(f"{where} has inference.{key} {value!r}; it must be true or false")
+    return {key: given.get(key, False) for key in INFERENCE_KEYS}
 
 
 def _build(cls, cfg_dict: dict, folder: Path, key: str):
@@ -319,11 +344,13 @@ def save_model(folder: Path, generator, damsm: Damsm, config: dict[str, Any],
 
 
 def load_model(folder: str | Path, device: str | torch.device = "cpu",
-               flip_ensemble: bool = False, seam: bool | SeamConfig = False) -> InpaintModel:
+               flip_ensemble: bool = False, seam: bool | SeamConfig | None = None
+               ) -> InpaintModel:
     """Load an inpainting model folder for inference (eval mode, no gradients).
 
     ``flip_ensemble``, ``seam`` (True = :class:`~textinpaint.seam.SeamConfig`'s defaults):
-    see :class:`InpaintModel`.
+    see :class:`InpaintModel`; ``seam=None`` takes the folder's own setting
+    (:func:`inference_defaults`, off where it names none).
     """
     from .nn.generator import GeneratorConfig, InpaintGenerator
 
@@ -336,6 +363,8 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu",
     if not isinstance(config.get("generator"), dict) or "resolution" not in config:
         raise UserError(f"'{folder / 'config.json'}' lacks 'generator' or 'resolution'")
     resolution = _positive_int(config, "resolution", None, folder)
+    if seam is None:
+        seam = inference_defaults(config, folder)["seam"]
     damsm = load_damsm(folder, device)
     generator = InpaintGenerator(_build(GeneratorConfig, config["generator"], folder,
                                         "generator"))

@@ -180,14 +180,16 @@ class InpaintPipeline:
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, device: str | torch.device = "cpu",
-                        flip_ensemble: bool = False, seam: bool = False,
+                        flip_ensemble: bool = False, seam: bool | None = None,
                         **kwargs) -> InpaintPipeline:
         """Load the model folder ``model_dir`` (as written by ``textinpaint train``).
 
         ``flip_ensemble=True`` fills each window and its mirror image and averages the two
         fills: twice the time, a little less error (see
         :class:`~textinpaint.model_folder.InpaintModel`). ``seam=True`` closes the colour
-        step along each hole's border with a smooth offset (:mod:`textinpaint.seam`).
+        step along each hole's border with a smooth offset (:mod:`textinpaint.seam`);
+        ``None`` (the default) does what the model folder says (``config.json``'s
+        ``inference.seam``; ``birds-128`` turns it on).
 
         ``model_dir`` may be a shipped model's name (``"birds-128"``, see
         ``textinpaint models``) or any model folder; ``device`` is checked first (a CUDA

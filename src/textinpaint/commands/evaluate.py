@@ -56,9 +56,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--flip-ensemble", choices=("off", "on", "both"), default="off",
                    help="fill each image and its mirror image and average the two fills "
                         "(on), or score every model both ways, NAME and NAME+flip (both)")
-    p.add_argument("--seam", choices=("off", "on", "both"), default="off",
+    p.add_argument("--seam", choices=("model", "off", "on", "both"), default="model",
                    help="close the colour step along the hole's border with a smooth offset "
-                        "(on), or score every model both ways, NAME and NAME+seam (both)")
+                        "(on), or score every model both ways, NAME and NAME+seam (both); "
+                        "default: as each model folder says (what its users get)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice; 1 is much faster "
                         "on a machine whose cores other processes keep busy)")
@@ -110,7 +111,8 @@ def run(args) -> int:
         from ..model_folder import load_model
         from ..seam import SeamConfig
 
-        models = [load_model(folder, device, args.flip_ensemble == "on", args.seam == "on")
+        seam = {"model": None, "on": True}.get(args.seam, False)
+        models = [load_model(folder, device, args.flip_ensemble == "on", seam)
                   for folder in args.model]
         if args.flip_ensemble == "both":  # the same weights, scored a second time mirrored too
             models += [dataclasses.replace(m, flip_ensemble=True) for m in models]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -63,9 +64,10 @@ def add_parser(sub) -> None:
     p.add_argument("--flip-ensemble", action="store_true",
                    help="fill each image and its mirror image and average the two fills: "
                         "twice the time, a little less error")
-    p.add_argument("--seam", action="store_true",
+    p.add_argument("--seam", action=argparse.BooleanOptionalAction, default=None,
                    help="close the colour step along the hole's border with a smooth offset "
-                        "that fades into the hole")
+                        "that fades into the hole (default: as the model folder says; "
+                        "birds-128 does)")
     p.set_defaults(func=run)
 
 

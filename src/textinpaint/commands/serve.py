@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 
 from ..argtypes import port, positive_float, positive_int
@@ -25,9 +26,10 @@ def add_parser(sub) -> None:
     p.add_argument("--flip-ensemble", action="store_true",
                    help="fill each image and its mirror image and average the two fills: "
                         "twice the time, a little less error")
-    p.add_argument("--seam", action="store_true",
+    p.add_argument("--seam", action=argparse.BooleanOptionalAction, default=None,
                    help="close the colour step along the hole's border with a smooth offset "
-                        "that fades into the hole")
+                        "that fades into the hole (default: as the model folder says; "
+                        "birds-128 does)")
     p.add_argument("--max-mb", type=positive_float, default=10.0,
                    help="largest accepted image or mask file in MB (default 10)")
     p.add_argument("--max-pixels", type=positive_int, default=4096 * 4096,

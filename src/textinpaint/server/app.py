@@ -147,14 +147,16 @@ def _busy(what: str, seconds: float) -> ApiError:
 
 
 def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
-               flip_ensemble: bool = False, seam: bool = False, max_bytes: int = 10 * 2**20,
+               flip_ensemble: bool = False, seam: bool | None = None,
+               max_bytes: int = 10 * 2**20,
                max_pixels: int = 4096 * 4096, max_text_chars: int = 300,
                work: WorkLimits = DEFAULT_WORK, max_memory_mb: float = 1200,
                queue_seconds: float = 30, body_seconds: float = 60,
                allowed_hosts: list[str] | None = None,
                allowed_origins: list[str] = ()) -> FastAPI:
     """The app serving ``pipeline`` (or the model folder at that path, loaded on ``device``,
-    flip-ensembled with ``flip_ensemble``, seam-corrected with ``seam``).
+    flip-ensembled with ``flip_ensemble``, seam-corrected with ``seam``; None = as the model
+    folder says).
 
     ``max_bytes`` limits each uploaded file, ``max_pixels`` each image, ``max_text_chars``
     the caption (captions with more words than the model reads are refused too); ``work``

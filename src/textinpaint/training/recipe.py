@@ -14,6 +14,7 @@ each continuing the previous one's whole state. A recipe names them::
     preset_overrides:
       mmfl: [generator.prefill=none]                # applied after each phase's own
     overrides: [train.seed=1]                       # every phase, after all of the above
+    inference: {seam: true}                         # the exported model's own defaults
 
 and :func:`run_recipe` trains them into ``OUT/damsm``, ``OUT/1-telea``, ``OUT/2-decay``, ...
 then exports the last phase into ``OUT`` itself, which becomes the model folder (as a
@@ -36,7 +37,7 @@ import yaml
 
 from ..config import load_config, to_dict
 from ..errors import UserError
-from ..model_folder import read_config
+from ..model_folder import check_inference, read_config
 from ..presets import preset_path
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ class Recipe:
     # ``train.seed=1`` for a second run of the same schedule.
     overrides: list[str] = field(default_factory=list)
     export_half: bool = True
+    # The exported model's inference defaults (config.json "inference"), e.g. {seam: true}.
+    inference: dict[str, bool] = field(default_factory=dict)
     # Multiplies every until_minutes: 0.5 runs the same schedule in half the training time.
     time_scale: float = 1.0
 
@@ -113,6 +116,7 @@ def load_recipe(path: str | Path) -> Recipe:
                             "until_minutes")
     if recipe.time_scale <= 0:
         raise UserError(f"{where}: time_scale must be positive, got {recipe.time_scale}")
+    check_inference(recipe.inference, where)
     return recipe
 
 
@@ -229,8 +233,10 @@ def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
                           start_from=None if phase.fresh else previous,
                           progress=progress)
         previous = run_dir
-    return export_run(previous, out, half=recipe.export_half, name=out.name,
-                      extra={"command": how_trained(recipe, out)})
+    extra = {"command": how_trained(recipe, out)}
+    if recipe.inference:
+        extra["inference"] = recipe.inference
+    return export_run(previous, out, half=recipe.export_half, name=out.name, extra=extra)
 
 
 def how_trained(recipe: Recipe, out: Path) -> str:
