@@ -99,6 +99,31 @@ def test_the_recipes_inference_defaults_reach_the_exported_model(tmp_path):
     assert load_model(out).seam is not None and load_model(out, seam=False).seam is None
 
 
+def test_a_phase_can_fold_the_word_demand_to_softmax_first(tmp_path):
+    """fold_word_demand: the previous generator's sigmoid module becomes a softmax one of
+    that strength (written once to N-NAME-init) and the phase trains from it."""
+    recipe = write_recipe(tmp_path / "r.yaml", phases=[
+        {"name": "first", "max_steps": 1, "overrides": TINY},
+        {"name": "words", "max_steps": 1, "fresh": True, "fold_word_demand": 0.25,
+         "overrides": [*TINY, "generator.word_demand_norm=softmax", "loss.demand=0.1",
+                       "train.trainable=^word_demand\\.(word_proj|local_proj|global_proj)\\."]},
+    ])
+    out = tmp_path / "out"
+    assert main(["train-recipe", str(recipe), "--out", str(out), "--no-progress"]) == 0
+    first, words = phase_dirs(load_recipe(recipe), out)
+    folded = out / "2-words-init"
+    fold = json.loads((folded / "config.json").read_text())["word_demand_fold"]
+    assert fold["from"] == str(first) and fold["gamma"] == 0.25
+    model = load_model(out)
+    assert model.config["train"]["init_generator"] == str(folded)
+    assert model.generator.cfg.word_demand_norm == "softmax"
+    assert float(model.generator.word_demand.gamma) == 0.25  # frozen by train.trainable
+    with pytest.raises(UserError, match="needs 'fresh: true'"):
+        load_recipe(write_recipe(tmp_path / "bad.yaml", phases=[
+            {"name": "a", "max_steps": 1}, {"name": "b", "max_steps": 1,
+                                              "fold_word_demand": 0.5}]))
+
+
 def test_interrupted_phase_resumes_from_its_checkpoint(tmp_path):
     recipe = write_recipe(tmp_path / "r.yaml")
     out = tmp_path / "out"

@@ -63,7 +63,9 @@ class Phase:
     phase takes only the previous phase's generator (its EMA weights, as
     ``train.init_generator`` does) and starts a new discriminator, optimisers, step count
     and clock: a fine-tune of a finished model, whose steps and minutes, and those of the
-    phases continuing it, count from its start.
+    phases continuing it, count from its start. ``fold_word_demand: G`` (fresh phases only)
+    first turns that generator's sigmoid word-demand module into a softmax one of strength
+    ``G`` that fills as it did (:mod:`.word_demand_fold`, written to ``N-NAME-init``).
     """
 
     name: str = ""
@@ -71,6 +73,7 @@ class Phase:
     until_minutes: float = 0.0
     masks: str = ""
     fresh: bool = False
+    fold_word_demand: float | None = None
     overrides: list[str] = field(default_factory=list)
 
 
@@ -111,6 +114,10 @@ def load_recipe(path: str | Path) -> Recipe:
         if phase.fresh and i == 0:
             raise UserError(f"{where}: phase '{phase.name}' is fresh but is the first phase; "
                             "a fresh phase starts from the previous phase's generator")
+        if phase.fold_word_demand is not None and not (phase.fresh and
+                                                       phase.fold_word_demand >= 0):
+            raise UserError(f"{where}: phase '{phase.name}' folds the word demand, which needs "
+                            "'fresh: true' and a fold_word_demand of 0 or more")
         if phase.max_steps <= 0 and phase.until_minutes <= 0:
             raise UserError(f"{where}: phase '{phase.name}' never ends; give it max_steps or "
                             "until_minutes")
@@ -227,7 +234,9 @@ def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
         else:
             log.info("recipe: phase %s into %s", phase.name, run_dir)
             if phase.fresh:  # load_recipe refuses a fresh first phase: previous is set
-                cfg = replace(cfg, train=replace(cfg.train, init_generator=str(previous)))
+                start = previous if phase.fold_word_demand is None else \
+                    _folded(previous, run_dir, phase.fold_word_demand)
+                cfg = replace(cfg, train=replace(cfg.train, init_generator=str(start)))
             train_inpaint(cfg, recipe.dataset, damsm, run_dir, preset=recipe.preset,
                           max_steps=phase.max_steps or NO_STEP_LIMIT, resume=True,
                           start_from=None if phase.fresh else previous,
@@ -237,6 +246,18 @@ def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
     if recipe.inference:
         extra["inference"] = recipe.inference
     return export_run(previous, out, half=recipe.export_half, name=out.name, extra=extra)
+
+
+def _folded(previous: Path, run_dir: Path, gamma: float) -> Path:
+    """``previous``'s generator with its word demand folded to softmax (once: a resumed
+    phase finds it)."""
+    from .word_demand_fold import fold_word_demand
+
+    folded = run_dir.with_name(run_dir.name + "-init")
+    if not _done(folded, "textinpaint-model"):
+        log.info("recipe: folding %s's word demand into %s (gamma %g)", previous, folded, gamma)
+        fold_word_demand(previous, folded, gamma)
+    return folded
 
 
 def how_trained(recipe: Recipe, out: Path) -> str:
