@@ -226,8 +226,9 @@ def birds_url(shared_data):
 def test_shipped_birds_variants_follow_their_captions_and_explain(browser, birds_url, shared_data,
                                                                   tmp_path):
     """A real CUB test bird in the painter with birds-128: the bird painted over, two caption
-    lines give two fills, the red one redder and the blue one bluer; hovering a word of a
-    result overlays its attention map."""
+    lines give two fills, the red one redder and the blue one bluer; the red caption's word
+    weights put "red" first or second; hovering a word of a result overlays its attention
+    map."""
     from textinpaint.data.base import bird_crop_box
     from textinpaint.data.cub import load_records
 
@@ -266,6 +267,15 @@ def test_shipped_birds_variants_follow_their_captions_and_explain(browser, birds
     np.testing.assert_array_equal(red[~hole], original[~hole])
     r, b = red[hole].astype(float).mean(axis=0), blue[hole].astype(float).mean(axis=0)
     assert r[0] - r[2] > b[0] - b[2] + 40, (r, b)  # red: more red than blue, by far
+
+    # the word weights say which words the fill reads most: "red" among the first two
+    labels = page.locator(".result").first.locator(".word").evaluate_all(
+        "els => els.map(e => e.getAttribute('aria-label'))")
+    weights = {}
+    for label in labels:
+        word, _, value = label.partition(": word weight ")
+        weights[word] = max(weights.get(word, 0.0), float(value))
+    assert "red" in sorted(weights, key=weights.get, reverse=True)[:2], weights
 
     word = page.locator(".result .word", has_text="red").first
     word.hover()

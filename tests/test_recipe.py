@@ -179,23 +179,31 @@ def test_birds_256_is_what_its_recipe_builds():
 def test_birds_128_is_what_its_recipe_builds():
     """models/birds-128 is its recipe's last phase: v1's generator fine-tuned on holes that
     hide the bird, then with brush strokes added, then afresh with colour swaps, then afresh
-    with the discriminator updated every second step."""
+    with the discriminator updated every second step, then its word-demand module alone,
+    folded to softmax weights that act."""
     recipe = load_recipe(CONFIG_ROOT / "recipes" / "birds-128.yaml")
-    text, strokes, swaps, lean = phase_configs(recipe)
+    text, strokes, swaps, lean, explain = phase_configs(recipe)
     assert "freeform" not in text.train.masks and "freeform:thin" in strokes.train.masks
     assert text.train.init_generator == "models/birds-128-v1" == recipe.damsm.folder
     assert recipe.phases[-1].fresh and swaps.train.colour_swap == 0.5 == lean.train.colour_swap
     assert swaps.train.d_every == 1 and lean.train.d_every == 2
+    assert recipe.phases[-1].fold_word_demand == 0.25 and explain.loss.demand > 0
+    assert explain.generator.word_demand_norm == "softmax"
+    assert "gamma" not in explain.train.trainable  # held at the fold's 0.25
+    assert recipe.inference == {"seam": True}
     info = json.loads((CONFIG_ROOT.parent / "models" / "birds-128" / "config.json").read_text())
     assert info["resolution"] == recipe.resolution == 128
-    # run as a fresh start from the swaps phase's export, which was then models/birds-128;
-    # the recipe sets that at run time (its phase folder), so it is left out of the config
-    assert info["train"].pop("init_generator") == "models/birds-128"
-    made = to_dict(lean.train)
+    assert info["inference"] == recipe.inference
+    assert info["generator"]["word_demand_norm"] == "softmax"
+    # run as a fresh start from the lean export's fold (scripts/fold_word_demand_level.py
+    # models/birds-128 runs/gx/init-0.25 --gamma 0.25); the recipe sets that at run time
+    # (its phase folder), so it is left out of the config
+    assert info["train"].pop("init_generator") == "runs/gx/init-0.25"
+    made = to_dict(explain.train)
     made.pop("init_generator")
-    assert info["train"] == _without_new_defaults(made, info["train"], type(lean.train)())
-    assert info["loss"] == _without_new_defaults(to_dict(lean.loss), info["loss"],
-                                                 type(swaps.loss)())
+    assert info["train"] == _without_new_defaults(made, info["train"], type(explain.train)())
+    assert info["loss"] == _without_new_defaults(to_dict(explain.loss), info["loss"],
+                                                 type(explain.loss)())
 
 
 def _without_new_defaults(made: dict, recorded: dict, defaults) -> dict:
@@ -267,6 +275,9 @@ def test_the_equal_images_recipe_sees_as_many_images_as_birds_128():
     final = json.loads((models / "birds-128" / "config.json").read_text())
     steps = [p.max_steps for p in recipe.phases]
     assert [p.fresh for p in recipe.phases] == [False] * 4 + [True, False, True, True]
-    assert steps[3] == v1["steps"] and steps[-1] == final["steps"]
+    assert steps[3] == v1["steps"]
+    # birds-128's last phase trains only its word-demand module (which image-only lacks):
+    # the chain ends where its painter's training did, the lean phase's 5,581 steps
+    assert final["train"]["trainable"].startswith("^word_demand") and steps[-1] == 5581
     assert all(cfg.train.batch_size == 4 for cfg in phase_configs(recipe))
     assert all(p.until_minutes == 0 for p in recipe.phases)  # steps, not a CPU's clock
