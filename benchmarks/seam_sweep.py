@@ -71,5 +71,6 @@ def main() -> None:
 def _f(x, digits: int) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
+
 if __name__ == "__main__":
     main()

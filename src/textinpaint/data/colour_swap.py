@@ -78,9 +78,8 @@ def recolour(pixels: np.ndarray, source: str, target: str,
     ref = _references()
     (l_s, c_s, h_s), (l_t, c_t, h_t) = ref[source], ref[target]
     lab = srgb_to_oklab(pixels / 255.0)
-    light, chroma = lab[..., 0], np.hypot(lab[..., 1], lab[..., 2])
-    hue = np.arctan2(lab[..., 2], lab[..., 1])
-    weight = _colour_weight(lab, source)
+    light, (chroma, hue) = lab[..., 0], _chroma_hue(lab)
+    weight = _colour_weight(chroma, hue, source)
     if box is not None:
         weight *= _box_window(pixels.shape[0], pixels.shape[1], box)
     # The pixel keeps its offset from the source colour: a dark red becomes a dark yellow, but
@@ -92,11 +91,15 @@ def recolour(pixels: np.ndarray, source: str, target: str,
     return np.round(oklab_to_srgb(out) * 255).astype(np.uint8)
 
 
-def _colour_weight(lab: np.ndarray, colour: str) -> np.ndarray:
-    """How much each OKLab pixel counts as ``colour``: near its hue and colourful (0..1)."""
-    hue_c = _references()[colour][2]
-    chroma = np.hypot(lab[..., 1], lab[..., 2])
-    distance = np.abs(np.angle(np.exp(1j * (np.arctan2(lab[..., 2], lab[..., 1]) - hue_c))))
+def _chroma_hue(lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OKLab pixels' chroma and hue angle."""
+    return np.hypot(lab[..., 1], lab[..., 2]), np.arctan2(lab[..., 2], lab[..., 1])
+
+
+def _colour_weight(chroma: np.ndarray, hue: np.ndarray, colour: str) -> np.ndarray:
+    """How much each pixel (its OKLab chroma and hue) counts as ``colour``: near its hue
+    and colourful (0..1)."""
+    distance = np.abs(np.angle(np.exp(1j * (hue - _references()[colour][2]))))
     return (1 - _smoothstep(HUE_INNER, HUE_OUTER, distance)) * _smoothstep(
         CHROMA_LOW, CHROMA_HIGH, chroma)
 
@@ -114,18 +117,26 @@ def _box_window(height: int, width: int, box: tuple[float, float, float, float])
     return _in_box(height, width, box, BOX_GROW).astype(np.float64)
 
 
+def _band_chroma_hue(pixels: np.ndarray, box: tuple[float, float, float, float] | None
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Chroma and hue of the band around the bird's grown box; None without a box or band."""
+    if box is None:
+        return None
+    h, w = pixels.shape[:2]
+    band = _in_box(h, w, box, BOX_GROW + RING_WIDTH) & ~_in_box(h, w, box, BOX_GROW)
+    return _chroma_hue(srgb_to_oklab(pixels[band] / 255.0)) if band.any() else None
+
+
+def _share(band: tuple[np.ndarray, np.ndarray] | None, colour: str) -> float:
+    return 0.0 if band is None else float(_colour_weight(*band, colour).mean())
+
+
 def background_share(pixels: np.ndarray, colour: str,
                      box: tuple[float, float, float, float] | None) -> float:
     """How much of the band around the bird's grown box counts as ``colour`` (0..1): the
     share of it that a swap inside the box would also find in the box's background. 0 without
     a box or a band (nothing to compare with)."""
-    if box is None:
-        return 0.0
-    h, w = pixels.shape[:2]
-    band = _in_box(h, w, box, BOX_GROW + RING_WIDTH) & ~_in_box(h, w, box, BOX_GROW)
-    if not band.any():
-        return 0.0
-    return float(_colour_weight(srgb_to_oklab(pixels[band] / 255.0), colour).mean())
+    return _share(_band_chroma_hue(pixels, box), colour)
 
 
 def swap_caption(caption: str, source: str, target: str) -> str:
@@ -151,7 +162,8 @@ def colour_swap(pixels: np.ndarray, caption: str, rng: np.random.Generator,
     back unchanged with its pixels."""
     named = colour_words_in(caption)
     free = [c for c in SWAP_COLOURS if c not in named]
-    own = [c for c in named if background_share(pixels, c, box) <= RING_SHARE_MAX]
+    band = _band_chroma_hue(pixels, box) if named and free else None  # converted once
+    own = [c for c in named if _share(band, c) <= RING_SHARE_MAX]
     if not own or not free:
         return pixels, caption
     source = own[int(rng.integers(len(own)))]

@@ -46,7 +46,7 @@ def uniform_word_factor(model: Path) -> tuple[float, float]:
                for a in pipe(prompt=caption, image=Image.fromarray(image),
                              mask_image=Image.fromarray(hole),
                              return_attention=True).attention[0]]
-    gamma = float(load_file(str(model / "generator.safetensors"))["word_demand.gamma"])
+    gamma = float(pipe.model.generator.word_demand.gamma)
     w = float(np.mean(weights))
     return w, float(np.mean([1 + gamma * (2 * x - 1) for x in weights]))
 
