@@ -12,6 +12,7 @@ from textinpaint.errors import UserError
 from textinpaint.losses.adversarial import feature_matching_l1, get_gan_loss
 from textinpaint.losses.damsm import hole_word_demand, word_demand_loss
 from textinpaint.losses.reconstruction import (
+    chroma_l1,
     masked_l1,
     multiscale_l1,
     raw_completion_l1,
@@ -228,6 +229,48 @@ def test_hole_word_demand_finds_the_word_of_the_hidden_region():
     wrong = torch.tensor([[0.1, 0.9, 0.0]])
     assert word_demand_loss(wrong, target, word_mask) > 1.0
     assert word_demand_loss(wrong, target, torch.tensor([[True, False, False]])) == 0
+
+def test_contrast_word_demand_discounts_words_every_region_is_about():
+    # Three regions in a row; word 0 ("a") matches all of them alike, word 1 only the left one
+    # (the hole), word 2 only the others. p(word | hole) favours word 0, the contrast word 1.
+    local = torch.zeros(1, 3, 1, 3)
+    local[0, 0] = 3.0
+    local[0, 1, 0, 0] = 2.5
+    local[0, 2, 0, 1:] = 3.0
+    words = torch.eye(3)[None]
+    word_mask = torch.tensor([[True, True, True]])
+    left = torch.zeros(1, 1, 6, 18)
+    left[..., :6] = 1
+    plain = hole_word_demand(local, words, word_mask, left)
+    contrast = hole_word_demand(local, words, word_mask, left, target="contrast")
+    assert plain[0].argmax() == 0 and contrast[0].argmax() == 1
+    assert contrast.sum() == pytest.approx(1.0)
+    # A hole over the whole image has no context to contrast with: p(word | hole) is kept.
+    whole = torch.ones(1, 1, 6, 18)
+    assert torch.allclose(hole_word_demand(local, words, word_mask, whole, target="contrast"),
+                          hole_word_demand(local, words, word_mask, whole))
+    with pytest.raises(ValueError, match="contrast"):
+        hole_word_demand(local, words, word_mask, left, target="ratio")
+
+def test_chroma_l1_weighs_hue_in_the_hole_not_lightness_or_texture():
+    g = torch.Generator().manual_seed(0)
+    photo = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[..., :16, 4:32] = 1  # one cell of 16 px all hole, one three quarters
+    assert chroma_l1(photo, photo, mask) == pytest.approx(0, abs=1e-6)
+    # Texture shuffled within each 16-px cell keeps each cell's mean chroma...
+    noise = photo + 0.1 * torch.randn(photo.shape, generator=g)
+    recoloured = photo.clone()
+    recoloured[:, 0] = recoloured[:, 0] + 0.5  # ...a redder hole does not
+    assert chroma_l1(noise, photo, mask) < 0.02 < 0.1 < chroma_l1(recoloured, photo, mask)
+    # The known region and cells mostly outside the hole are not compared.
+    outside = photo.clone()
+    outside[..., 16:, :] = 1.0  # the known half
+    outside[..., :8, :4] = 1.0  # the known quarter of the first cell
+    assert chroma_l1(outside, photo, mask) == pytest.approx(0, abs=1e-6)
+    speck = torch.zeros_like(mask)
+    speck[..., 16:20, :4] = 1  # a sixteenth of its cell: too little to judge its colour
+    assert chroma_l1(recoloured, photo, speck) == 0
 
 
 def test_weak_edge_tracking_matches_kornias_hysteresis():

@@ -189,6 +189,19 @@ def test_demand_loss_trains_competing_word_weights_and_needs_them(tmp_path, dams
     assert all(r["demand"] > 0 for r in rows)
     with pytest.raises(ConfigError, match="word_demand_norm=softmax"):
         tiny_cfg("loss.demand=1.0")
+    with pytest.raises(ConfigError, match="loss.demand_target.*contrast"):
+        tiny_cfg("loss.demand_target=words")
+
+
+def test_contrast_demand_target_and_chroma_term_train(tmp_path, damsm_dir):
+    cfg = tiny_cfg("train.checkpoint_every=0", "train.shapes_length=4", "train.log_every=1",
+                   "generator.word_demand_norm=softmax", "loss.demand=1.0",
+                   "loss.demand_target=contrast", "loss.chroma=1.0")
+    InpaintTrainer(cfg, "shapes", damsm_dir, tmp_path / "run").fit(max_steps=2)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert all(r["demand"] != 0 and r["chroma"] > 0 for r in rows)
+    with pytest.raises(ConfigError, match="loss.chroma"):
+        tiny_cfg("loss.chroma=-1")
 
 
 def test_trainable_moves_only_the_named_generator_parameters(tmp_path, damsm_dir):

@@ -1,4 +1,5 @@
-"""Reconstruction losses: region-weighted L1, DFNet's multi-scale L1, MMFL's text-guided L1."""
+"""Reconstruction losses: region-weighted L1, DFNet's multi-scale L1, MMFL's text-guided L1,
+the seam-weighted and the hole-chroma L1."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from kornia.color import rgb_to_lab
 from torch import Tensor
 
 from ..nn.fusion import resize_image, resize_mask
@@ -117,3 +119,27 @@ def text_guided_attention_loss(
     w = F.interpolate(w, size=pred.shape[-2:], mode="bilinear", align_corners=False)
     w = w / w.amax(dim=(2, 3), keepdim=True).clamp_min(1e-8)
     return (pred * w - target * w).abs().mean()
+
+
+def chroma_l1(pred: Tensor, target: Tensor, mask: Tensor, cell: int = 16) -> Tensor:
+    """L1 between the hole's low-frequency chroma in the fill and in the photo.
+
+    Both images (network range, [-1, 1]) go to CIELab; a* and b* are averaged over the hole
+    pixels of each ``cell``×``cell`` square, and the squares at least half hole are compared
+    (ΔE of chroma / 100, so a red-for-green error is about 1). Hue and saturation only:
+    lightness and texture are left to the other terms, and a fill whose feathers sit a few
+    pixels off the photo's is not punished for it as it is by the pixel L1. What it adds is
+    the caption's colour over the whole hole (the colour-swap pairs' target is recoloured),
+    which the pixel L1 weighs like any other error and the adversarial term drifts from.
+    """
+    def ab(x: Tensor) -> Tensor:
+        return rgb_to_lab(((x.float() + 1) / 2).clamp(0, 1))[:, 1:]
+
+    hole = mask.float()
+    area = F.avg_pool2d(hole, cell)
+    keep = (area >= 0.5).float()
+    denom = area.clamp_min(1e-6)
+    mean_pred = F.avg_pool2d(ab(pred) * hole, cell) / denom
+    mean_true = F.avg_pool2d(ab(target) * hole, cell) / denom
+    err = (mean_pred - mean_true).norm(dim=1, keepdim=True) / 100
+    return (err * keep).sum() / keep.sum().clamp_min(1.0)

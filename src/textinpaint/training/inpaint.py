@@ -45,6 +45,7 @@ from ..errors import UserError
 from ..losses.adversarial import feature_matching_l1, get_gan_loss
 from ..losses.damsm import hole_word_demand, sentence_loss, word_demand_loss, words_loss
 from ..losses.reconstruction import (
+    chroma_l1,
     masked_l1,
     multiscale_l1,
     raw_completion_l1,
@@ -275,7 +276,8 @@ class InpaintTrainer:
         """The word-demand weights against the words DAMSM finds in the real image's hole."""
         with torch.no_grad(), self.acc.autocast():
             local, _ = self.damsm.image_encoder(image)
-        target = hole_word_demand(local.float(), words.float(), word_mask, mask)
+        target = hole_word_demand(local.float(), words.float(), word_mask, mask,
+                                  self.cfg.loss.demand_target)
         return word_demand_loss(weights, target, word_mask)
 
     def lr_factor(self) -> float:
@@ -340,6 +342,9 @@ class InpaintTrainer:
         if lc.seam:
             terms["seam"] = seam_l1(out["final_raw"].float(), image, mask,
                                     lc.seam_px * self.cfg.resolution / 128)
+        if lc.chroma:
+            terms["chroma"] = chroma_l1(out["final_raw"], image, mask,
+                                        max(1, round(16 * self.cfg.resolution / 128)))
         if lc.multiscale and len(out["alphas"]):
             terms["multiscale"] = multiscale_l1([s.float() for s in out["scales"]], image)
         if lc.raw and out["raws"]:
@@ -364,8 +369,8 @@ class InpaintTrainer:
                 terms["kl"] = kl_loss(out["mu"].float(), out["logvar"].float())
         weights = {"rec": 1.0, "seam": lc.seam, "multiscale": lc.multiscale, "raw": lc.raw,
                    "structure": lc.structure, "tga": lc.tga, "matching": lc.matching,
-                   "demand": lc.demand, "kl": lc.kl, "adversarial": lc.adversarial,
-                   "feature_match": lc.feature_match}
+                   "demand": lc.demand, "chroma": lc.chroma, "kl": lc.kl,
+                   "adversarial": lc.adversarial, "feature_match": lc.feature_match}
         g_loss = sum(weights[k] * v for k, v in terms.items())
         # Remembered on the device, checked by read_terms: a check here would wait every step.
         self._finite &= torch.isfinite(g_loss.detach()) & torch.isfinite(d_loss.detach())

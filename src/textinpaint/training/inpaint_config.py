@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..config import ConfigError, check_ranges
+from ..losses.damsm import DEMAND_TARGETS
 from ..nn.discriminator import DiscriminatorConfig
 from ..nn.generator import GeneratorConfig
 
@@ -27,8 +28,12 @@ class LossConfig:
     output (frozen encoders); ``structure``: the pyramid structure loss on the predicted Sobel
     maps (``grad_alpha``, ``edge_alpha`` inside it); ``demand``: KL from the words DAMSM
     finds in the real image's hole to the word-demand weights (needs
-    ``generator.word_demand_norm: softmax``; see
-    :func:`~textinpaint.losses.damsm.hole_word_demand`); ``adversarial``: the GAN term (``gan``:
+    ``generator.word_demand_norm: softmax``; ``demand_target``: ``hole`` = p(word | hole),
+    ``contrast`` = that over p(word | context); see
+    :func:`~textinpaint.losses.damsm.hole_word_demand`); ``chroma``: the hole's low-frequency
+    CIELab chroma against the photo's (hue and saturation over 16-px cells at 128 px, scaled
+    with the resolution; see :func:`~textinpaint.losses.reconstruction.chroma_l1`);
+    ``adversarial``: the GAN term (``gan``:
     ``ralsgan`` or ``hinge``); ``feature_match``: L1 between the discriminator's activations
     on the fill and on the real image, every layer (pix2pixHD's feature matching: a texture
     signal from the paired photo where no pretrained perceptual network exists; see
@@ -48,6 +53,8 @@ class LossConfig:
     matching: float = 0.001
     structure: float = 1.0
     demand: float = 0.0
+    demand_target: str = "hole"
+    chroma: float = 0.0
     grad_alpha: float = 0.1
     edge_alpha: float = 20.0
     adversarial: float = 0.002
@@ -60,7 +67,10 @@ class LossConfig:
 
     def __post_init__(self):
         check_ranges(self, "loss.", positive=("seam_px",), non_negative=("seam", "demand",
-                                                                    "feature_match"))
+                                                                    "feature_match", "chroma"))
+        if self.demand_target not in DEMAND_TARGETS:
+            raise ConfigError(f"config key 'loss.demand_target' must be one of "
+                              f"{', '.join(DEMAND_TARGETS)}, got {self.demand_target!r}")
 
 
 @dataclass
