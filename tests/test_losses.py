@@ -230,6 +230,7 @@ def test_hole_word_demand_finds_the_word_of_the_hidden_region():
     assert word_demand_loss(wrong, target, word_mask) > 1.0
     assert word_demand_loss(wrong, target, torch.tensor([[True, False, False]])) == 0
 
+
 def test_contrast_word_demand_discounts_words_every_region_is_about():
     # Three regions in a row; word 0 ("a") matches all of them alike, word 1 only the left one
     # (the hole), word 2 only the others. p(word | hole) favours word 0, the contrast word 1.
@@ -252,13 +253,14 @@ def test_contrast_word_demand_discounts_words_every_region_is_about():
     with pytest.raises(ValueError, match="contrast"):
         hole_word_demand(local, words, word_mask, left, target="ratio")
 
+
 def test_chroma_l1_weighs_hue_in_the_hole_not_lightness_or_texture():
     g = torch.Generator().manual_seed(0)
     photo = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
     mask = torch.zeros(2, 1, 32, 32)
     mask[..., :16, 4:32] = 1  # one cell of 16 px all hole, one three quarters
     assert chroma_l1(photo, photo, mask) == pytest.approx(0, abs=1e-6)
-    # Texture shuffled within each 16-px cell keeps each cell's mean chroma...
+    # Zero-mean noise (texture) leaves each 16-px cell's mean chroma nearly as it was...
     noise = photo + 0.1 * torch.randn(photo.shape, generator=g)
     recoloured = photo.clone()
     recoloured[:, 0] = recoloured[:, 0] + 0.5  # ...a redder hole does not

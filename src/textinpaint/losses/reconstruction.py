@@ -128,9 +128,9 @@ def chroma_l1(pred: Tensor, target: Tensor, mask: Tensor, cell: int = 16) -> Ten
     pixels of each ``cell``×``cell`` square, and the squares at least half hole are compared
     (ΔE of chroma / 100, so a red-for-green error is about 1). Hue and saturation only:
     lightness and texture are left to the other terms, and a fill whose feathers sit a few
-    pixels off the photo's is not punished for it as it is by the pixel L1. What it adds is
-    the caption's colour over the whole hole (the colour-swap pairs' target is recoloured),
-    which the pixel L1 weighs like any other error and the adversarial term drifts from.
+    pixels off the photo's is not punished for it as it is by the pixel L1. Where a colour
+    swap recoloured the photo it is the caption's colour; elsewhere it is mostly the
+    context's, so on CUB birds it weakened caption control (docs/EXPERIMENTS.md, 2026-12-07).
     """
     def ab(x: Tensor) -> Tensor:
         return rgb_to_lab(((x.float() + 1) / 2).clamp(0, 1))[:, 1:]
