@@ -45,14 +45,14 @@ def credits(damsm, data: str, task: control.ControlTask, sample: int, resolution
             with torch.no_grad():
                 words, _, word_mask = damsm.text_encoder.encode(tokens, lengths)
             colour_id = damsm.vocab.stoi.get(colour)
-            for name in DEMAND_TARGETS:
-                target = hole_word_demand(local, words, word_mask, mask, name)
-                for i in range(image.shape[0]):
-                    n = int(lengths[i])
-                    pos = [p for p in range(n) if int(tokens[i, p]) == colour_id]
+            targets = {name: hole_word_demand(local, words, word_mask, mask, name)
+                       for name in DEMAND_TARGETS}
+            for i in range(image.shape[0]):
+                n = int(lengths[i])
+                pos = [p for p in range(n) if int(tokens[i, p]) == colour_id]
+                chance.append(control.top2_chance(n, len(pos)))
+                for name, target in targets.items():
                     hits[name].append(control.top2_credit(target[i, :n].double().numpy(), pos))
-                    if name == DEMAND_TARGETS[0]:
-                        chance.append(control.top2_chance(n, len(pos)))
     return {k: float(np.nanmean(v)) for k, v in hits.items()}, float(np.nanmean(chance))
 
 

@@ -30,6 +30,13 @@ class ConfigError(UserError):
     """A config file or override names an unknown key or holds a value of the wrong type."""
 
 
+def check_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Refuse, with a :class:`ConfigError` naming the dotted ``key``, a value not in
+    ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"config key '{key}' must be one of {', '.join(choices)}, got {value!r}")
+
+
 def check_ranges(cfg: Any, prefix: str, positive: tuple[str, ...] = (),
                  non_negative: tuple[str, ...] = ()) -> None:
     """Refuse, with a :class:`ConfigError` naming the dotted key, a number of ``cfg`` that is

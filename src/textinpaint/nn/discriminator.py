@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..config import ConfigError
+from ..config import ConfigError, check_choice
 from .unet import InputSizeError
 
 INPUT_MODES = ("pair", "single")
@@ -41,11 +41,7 @@ class DiscriminatorConfig:
     sentence_dim: int = 256
 
     def __post_init__(self) -> None:
-        if self.input_mode not in INPUT_MODES:
-            raise ConfigError(
-                f"config key 'input_mode' must be one of {', '.join(INPUT_MODES)}, "
-                f"got {self.input_mode!r}"
-            )
+        check_choice("input_mode", self.input_mode, INPUT_MODES)
         if not 1 <= self.n_layers <= 8:
             raise ConfigError(f"config key 'n_layers' must be between 1 and 8, got {self.n_layers}")
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ..config import ConfigError
+from ..config import ConfigError, check_choice
 from .attention import WORD_DEMAND_NORMS, NonLocalAttention, WordAttention, WordDemand
 from .conditioning import ConditioningAugmentation
 from .fusion import FusionBlock, resize_mask
@@ -124,13 +124,13 @@ class GeneratorConfig:
     fusion_base: str = "guess"
 
     def __post_init__(self) -> None:
-        _check_choice("conv_kind", self.conv_kind, CONV_KINDS)
-        _check_choice("refine_conv_kind", self.refine_conv_kind, CONV_KINDS)
-        _check_choice("norm", self.norm, NORMS)
-        _check_choice("refine_input", self.refine_input, REFINE_INPUTS)
-        _check_choice("prefill", self.prefill, PREFILLS)
-        _check_choice("fusion_base", self.fusion_base, FUSION_BASES)
-        _check_choice("word_demand_norm", self.word_demand_norm, WORD_DEMAND_NORMS)
+        check_choice("conv_kind", self.conv_kind, CONV_KINDS)
+        check_choice("refine_conv_kind", self.refine_conv_kind, CONV_KINDS)
+        check_choice("norm", self.norm, NORMS)
+        check_choice("refine_input", self.refine_input, REFINE_INPUTS)
+        check_choice("prefill", self.prefill, PREFILLS)
+        check_choice("fusion_base", self.fusion_base, FUSION_BASES)
+        check_choice("word_demand_norm", self.word_demand_norm, WORD_DEMAND_NORMS)
         if self.fusion_base == "coarse" and not self.use_refine:
             raise ConfigError("config key 'fusion_base' is 'coarse' but there is no refine "
                               "stage: set use_refine: true or fusion_base: guess")
@@ -166,11 +166,6 @@ class GeneratorConfig:
     def size_multiple(self) -> int:
         """Inputs' height and width must be multiples of this."""
         return 2 ** max(self.num_levels, self.refine_num_levels if self.use_refine else 0)
-
-
-def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"config key '{key}' must be one of {', '.join(choices)}, got {value!r}")
 
 
 def _check_range(key: str, value: int, low: int, high: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..config import ConfigError, check_ranges
+from ..config import ConfigError, check_choice, check_ranges
 from ..losses.damsm import DEMAND_TARGETS
 from ..nn.discriminator import DiscriminatorConfig
 from ..nn.generator import GeneratorConfig
@@ -68,9 +68,7 @@ class LossConfig:
     def __post_init__(self):
         check_ranges(self, "loss.", positive=("seam_px",), non_negative=("seam", "demand",
                                                                     "feature_match", "chroma"))
-        if self.demand_target not in DEMAND_TARGETS:
-            raise ConfigError(f"config key 'loss.demand_target' must be one of "
-                              f"{', '.join(DEMAND_TARGETS)}, got {self.demand_target!r}")
+        check_choice("loss.demand_target", self.demand_target, DEMAND_TARGETS)
 
 
 @dataclass
@@ -147,9 +145,7 @@ class TrainConfig:
         for name, choices in (("cpu_bf16", ("auto", "on", "off")),
                               ("data", ("auto", "loader", "device")),
                               ("channels_last", ("auto", "on", "off"))):
-            if getattr(self, name) not in choices:
-                raise ConfigError(f"config key 'train.{name}' must be one of "
-                                  f"{', '.join(choices)}, got {getattr(self, name)!r}")
+            check_choice(f"train.{name}", getattr(self, name), choices)
         check_ranges(self, "train.", positive=("batch_size", "max_steps", "log_every",
                                                "shapes_length", "d_every"),
                      non_negative=("lr_g", "lr_d", "max_minutes", "grad_clip", "ema_decay",
