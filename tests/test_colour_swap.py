@@ -124,6 +124,28 @@ def test_dataset_swaps_pixels_and_tokens_and_leaves_runs_without_swaps_alone(tmp
         assert not torch.equal(item["tokens"], plain[i]["tokens"])
         assert not torch.equal(item["image"], plain[i]["image"])
         assert torch.equal(item["image"], ds[i]["image"])  # still a pure function of the item
+        assert "swap_words" not in plain[i]  # runs without swaps keep their batches
+
+
+def test_swapped_items_say_which_words_their_hole_needs(tmp_path):
+    ds = toy_dataset(tmp_path)
+    ds.colour_swap = 1.0
+    item = ds[0]
+    new_word = item["caption"].split()[1]  # "a red bird" -> "a yellow bird" / "an orange bird"
+    assert item["swap_words"].tolist()[:3] == [0.0, 1.0, 0.0] and new_word != "red"
+    # The object hole covers the box (8..16), the red square (10..20) lies partly inside it.
+    assert 0.2 < float(item["swap_share"]) <= 1.0
+    # The map marks the pixels the swap moved: red ones only (the square's resampled edge,
+    # barely red, stays below the step).
+    marked = item["swap_map"][0].bool()
+    ds.colour_swap = 0.0
+    red = ds[0]["image"][0] > 0.2  # the plain item's red channel (grey is 0.0)
+    ds.colour_swap = 1.0
+    assert marked.sum() > 20 and not (marked & ~red).any() and (red & ~marked).any()
+    ds.colour_swap = 1e-9  # swaps on but never drawn: the evidence is there and says nothing
+    quiet = ds[0]
+    assert quiet["swap_words"].sum() == 0 and quiet["swap_share"] == 0
+    assert quiet["swap_map"].sum() == 0
 
 
 @pytest.fixture(scope="module")

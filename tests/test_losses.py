@@ -10,7 +10,7 @@ from kornia.filters import canny, gaussian_blur2d
 
 from textinpaint.errors import UserError
 from textinpaint.losses.adversarial import feature_matching_l1, get_gan_loss
-from textinpaint.losses.damsm import hole_word_demand, word_demand_loss
+from textinpaint.losses.damsm import hole_word_demand, swap_word_demand, word_demand_loss
 from textinpaint.losses.reconstruction import (
     chroma_l1,
     masked_l1,
@@ -252,6 +252,23 @@ def test_contrast_word_demand_discounts_words_every_region_is_about():
                           hole_word_demand(local, words, word_mask, whole))
     with pytest.raises(ValueError, match="contrast"):
         hole_word_demand(local, words, word_mask, left, target="ratio")
+
+
+def test_swap_word_demand_moves_target_to_the_swapped_words_by_the_recoloured_share():
+    target = torch.tensor([[0.5, 0.3, 0.2, 0.0], [0.4, 0.4, 0.2, 0.0]])
+    word_mask = torch.tensor([[True, True, True, False]] * 2)
+    swapped = torch.tensor([[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    out = swap_word_demand(target, swapped, torch.tensor([0.25, 0.9]), word_mask, 2.0)
+    # Half of row 0 moves to its swapped word; row 1 has none and stays as it was.
+    assert out[0].tolist() == pytest.approx([0.25, 0.15, 0.6, 0.0])
+    assert torch.equal(out[1], target[1])
+    # The share saturates: a wholly recoloured hole needs only its colour word.
+    full = swap_word_demand(target, swapped, torch.tensor([1.0, 0.0]), word_mask, 2.0)
+    assert full[0].tolist() == pytest.approx([0.0, 0.0, 1.0, 0.0])
+    # A swapped word past the caption's end (truncated) counts for nothing.
+    past = swap_word_demand(target, torch.tensor([[0.0, 0.0, 0.0, 1.0]] * 2),
+                            torch.ones(2), word_mask, 2.0)
+    assert torch.equal(past, target)
 
 
 def test_chroma_l1_weighs_hue_in_the_hole_not_lightness_or_texture():

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 from textinpaint.cli import main
@@ -202,6 +204,31 @@ def test_contrast_demand_target_and_chroma_term_train(tmp_path, damsm_dir):
     assert all(r["demand"] != 0 and r["chroma"] > 0 for r in rows)
     with pytest.raises(ConfigError, match="loss.chroma"):
         tiny_cfg("loss.chroma=-1")
+
+
+def bird_scene() -> np.ndarray:
+    """32×32 grey with a red square in the middle: a "red bird" a swap can recolour."""
+    px = np.full((32, 32, 3), 128, np.uint8)
+    px[8:24, 8:24] = (200, 30, 35)
+    return px
+
+
+def test_swap_demand_and_swap_chroma_train_on_swapped_photos_and_need_swaps(tmp_path, damsm_dir):
+    for i in range(2):
+        Image.fromarray(bird_scene()).save(tmp_path / f"{i}.png")
+        (tmp_path / f"{i}.txt").write_text("a red bird with a red crown\n")
+    cfg = tiny_cfg("train.checkpoint_every=0", "train.log_every=1", "train.masks=center",
+                   "train.batch_size=2", "generator.word_demand_norm=softmax",
+                   "loss.demand=1.0", "loss.demand_swap=2.0", "loss.swap_chroma=1.0",
+                   "train.colour_swap=1.0")
+    InpaintTrainer(cfg, f"folder:{tmp_path}", damsm_dir, tmp_path / "run").fit(max_steps=2)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    # Every item is swapped and the centre hole is mostly the red square: both terms act.
+    assert all(r["demand"] > 0 and r["swap_chroma"] > 0 for r in rows)
+    with pytest.raises(ConfigError, match="loss.demand_swap.*train.colour_swap"):
+        tiny_cfg("generator.word_demand_norm=softmax", "loss.demand=1.0", "loss.demand_swap=1")
+    with pytest.raises(ConfigError, match="loss.swap_chroma.*train.colour_swap"):
+        tiny_cfg("loss.swap_chroma=1")
 
 
 def test_trainable_moves_only_the_named_generator_parameters(tmp_path, damsm_dir):

@@ -30,8 +30,8 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from ..errors import UserError
-from .colour_swap import colour_swap
-from .text import DEFAULT_MAX_LEN, Vocabulary
+from .colour_swap import colour_swap, colour_words_in
+from .text import DEFAULT_MAX_LEN, Vocabulary, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -226,11 +226,44 @@ class RecordDataset(Dataset):
         if flip:
             pixels = pixels[:, ::-1]
             meta = flip_meta(meta, self.resolution)
+        swapping = self.train and self.colour_swap > 0
+        original, original_caption = pixels, caption
         # Drawn only when swaps are on, so runs without them keep their random streams.
-        if self.train and self.colour_swap > 0 and rng.random() < self.colour_swap:
+        if swapping and rng.random() < self.colour_swap:
             pixels, caption = colour_swap(pixels, caption, rng, meta.get("bbox"))
-        return make_sample(pixels, caption, self.vocab, self.max_len, self.masks, rng, meta,
-                           class_id=rec.class_id, key=rec.key, index=index)
+        sample = make_sample(pixels, caption, self.vocab, self.max_len, self.masks, rng, meta,
+                             class_id=rec.class_id, key=rec.key, index=index)
+        if swapping:
+            sample.update(swap_evidence(original, pixels, original_caption, caption,
+                                        sample["mask"][0], self.max_len))
+        return sample
+
+
+# A pixel counts as recoloured by a swap when one of its channels moved by more than this.
+RECOLOURED_STEP = 24
+
+
+def swap_evidence(before: np.ndarray, after: np.ndarray, caption_before: str,
+                  caption_after: str, hole: torch.Tensor, max_len: int) -> dict:
+    """What a colour swap tells about the words a hole needs and the colours it must have:
+    ``swap_map``, 1×H×W, 1 on the pixels the swap recoloured; ``swap_words``, a float vector
+    over the caption's token positions, 1 where the swap's new colour word stands; and
+    ``swap_share``, the share of the hole's pixels the swap recoloured (all 0 for an item the
+    swap left alone). The hole's new colour is there only because the caption says so, so
+    those words are what the hole needs (``loss.demand_swap``) and those pixels' colour is the
+    caption's, not the context's (``loss.swap_chroma``)."""
+    words = torch.zeros(max_len)
+    recoloured = torch.zeros(hole.shape, dtype=torch.bool)
+    added = set(colour_words_in(caption_after)) - set(colour_words_in(caption_before))
+    if added:
+        tokens = tokenize(caption_after)[:max_len]
+        words[[i for i, t in enumerate(tokens) if t in added]] = 1.0
+        moved = np.abs(after.astype(np.int16) - before.astype(np.int16)).max(-1)
+        recoloured = torch.from_numpy(moved > RECOLOURED_STEP)
+    in_hole = hole > 0.5
+    share = (recoloured & in_hole).sum() / in_hole.sum().clamp_min(1)
+    return {"swap_map": recoloured.float()[None], "swap_words": words,
+            "swap_share": share.float()}
 
 
 def flip_meta(meta: dict, width: int) -> dict:

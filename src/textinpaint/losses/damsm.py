@@ -218,6 +218,29 @@ def hole_word_demand(img_local: torch.Tensor, words: torch.Tensor, word_mask: to
     return torch.where(has_both[:, None], ratio, in_hole)
 
 
+def swap_word_demand(target: torch.Tensor, swap_words: torch.Tensor, swap_share: torch.Tensor,
+                     word_mask: torch.Tensor, strength: float) -> torch.Tensor:
+    """The word-demand target with what colour swaps know: ``B×T``.
+
+    A swapped item's hole has its colour only because the caption names it (the context keeps
+    the photo's colours, data/colour_swap.py), so the new colour word is what the hole needs,
+    whatever DAMSM, trained on 1,200 photos, makes of it. A share ``min(1, strength ×
+    swap_share)`` of each such row moves to those words, evenly; rows without swapped words
+    (or with a zero share) stay as they are. Rows keep summing to 1 over the real words.
+
+    Args:
+        target: B×T rows of :func:`hole_word_demand`.
+        swap_words: B×T, 1 at the positions of the swap's new colour word.
+        swap_share: B, the share of each hole's pixels the swap recoloured.
+        word_mask: bool B×T, True for real words.
+        strength: ``loss.demand_swap``.
+    """
+    named = swap_words.to(target.dtype) * word_mask
+    count = named.sum(1, keepdim=True)
+    moved = (strength * swap_share.to(target.dtype)).clamp(0, 1)[:, None] * (count > 0)
+    return (1 - moved) * target + moved * named / count.clamp_min(1)
+
+
 def word_demand_loss(weights: torch.Tensor, target: torch.Tensor, word_mask: torch.Tensor,
                      eps: float = 1e-6) -> torch.Tensor:
     """KL(target ‖ weights) of each caption's word weights (both summing to 1 over its real

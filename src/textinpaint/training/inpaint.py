@@ -43,7 +43,13 @@ from ..config import to_dict
 from ..data import build_dataset, collate, parse_dataset_spec
 from ..errors import UserError
 from ..losses.adversarial import feature_matching_l1, get_gan_loss
-from ..losses.damsm import hole_word_demand, sentence_loss, word_demand_loss, words_loss
+from ..losses.damsm import (
+    hole_word_demand,
+    sentence_loss,
+    swap_word_demand,
+    word_demand_loss,
+    words_loss,
+)
 from ..losses.reconstruction import (
     chroma_l1,
     masked_l1,
@@ -272,12 +278,18 @@ class InpaintTrainer:
         s0, s1 = sentence_loss(glob, sentence, class_ids, lc.gamma3)
         return w0 + w1 + s0 + s1
 
-    def _demand_loss(self, image, mask, words, word_mask, weights):
-        """The word-demand weights against the words DAMSM finds in the real image's hole."""
+    def _demand_loss(self, batch, image, mask, words, word_mask, weights):
+        """The word-demand weights against the words DAMSM finds in the real image's hole
+        (and, with ``loss.demand_swap``, the colour words a swap made necessary)."""
+        lc = self.cfg.loss
         with torch.no_grad(), self.acc.autocast():
             local, _ = self.damsm.image_encoder(image)
         target = hole_word_demand(local.float(), words.float(), word_mask, mask,
-                                  self.cfg.loss.demand_target)
+                                  lc.demand_target)
+        if lc.demand_swap and "swap_words" in batch:
+            target = swap_word_demand(target, batch["swap_words"].to(self.device),
+                                      batch["swap_share"].to(self.device), word_mask,
+                                      lc.demand_swap)
         return word_demand_loss(weights, target, word_mask)
 
     def lr_factor(self) -> float:
@@ -342,9 +354,12 @@ class InpaintTrainer:
         if lc.seam:
             terms["seam"] = seam_l1(out["final_raw"].float(), image, mask,
                                     lc.seam_px * self.cfg.resolution / 128)
+        cell = max(1, round(16 * self.cfg.resolution / 128))
         if lc.chroma:
-            terms["chroma"] = chroma_l1(out["final_raw"], image, mask,
-                                        max(1, round(16 * self.cfg.resolution / 128)))
+            terms["chroma"] = chroma_l1(out["final_raw"], image, mask, cell)
+        if lc.swap_chroma and "swap_map" in batch:
+            terms["swap_chroma"] = chroma_l1(out["final_raw"], image,
+                                             mask * batch["swap_map"].to(self.device), cell)
         if lc.multiscale and len(out["alphas"]):
             terms["multiscale"] = multiscale_l1([s.float() for s in out["scales"]], image)
         if lc.raw and out["raws"]:
@@ -363,14 +378,14 @@ class InpaintTrainer:
                         out["final"], words, sentence, word_mask,
                         batch["class_id"].to(self.device)).float()
             if lc.demand and out["word_weights"] is not None:
-                terms["demand"] = self._demand_loss(image, mask, words, word_mask,
+                terms["demand"] = self._demand_loss(batch, image, mask, words, word_mask,
                                                     out["word_weights"].float())
             if lc.kl and out["mu"] is not None:
                 terms["kl"] = kl_loss(out["mu"].float(), out["logvar"].float())
         weights = {"rec": 1.0, "seam": lc.seam, "multiscale": lc.multiscale, "raw": lc.raw,
                    "structure": lc.structure, "tga": lc.tga, "matching": lc.matching,
-                   "demand": lc.demand, "chroma": lc.chroma, "kl": lc.kl,
-                   "adversarial": lc.adversarial, "feature_match": lc.feature_match}
+                   "demand": lc.demand, "chroma": lc.chroma, "swap_chroma": lc.swap_chroma,
+                   "kl": lc.kl, "adversarial": lc.adversarial, "feature_match": lc.feature_match}
         g_loss = sum(weights[k] * v for k, v in terms.items())
         # Remembered on the device, checked by read_terms: a check here would wait every step.
         self._finite &= torch.isfinite(g_loss.detach()) & torch.isfinite(d_loss.detach())

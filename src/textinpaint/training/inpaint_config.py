@@ -30,11 +30,16 @@ class LossConfig:
     finds in the real image's hole to the word-demand weights (needs
     ``generator.word_demand_norm: softmax``; ``demand_target``: ``hole`` = p(word | hole),
     ``contrast`` = that over p(word | context); see
-    :func:`~textinpaint.losses.damsm.hole_word_demand`); ``chroma``: the hole's low-frequency
-    CIELab chroma against the photo's (hue and saturation over 16-px cells at 128 px, scaled
-    with the resolution; see :func:`~textinpaint.losses.reconstruction.chroma_l1`);
-    ``adversarial``: the GAN term (``gan``:
-    ``ralsgan`` or ``hinge``); ``feature_match``: L1 between the discriminator's activations
+    :func:`~textinpaint.losses.damsm.hole_word_demand`); ``demand_swap``: on colour-swapped
+    items (``train.colour_swap``) the share of that target moved to the swap's new colour
+    word, this many times the share of the hole the swap recoloured (at most all of it; see
+    :func:`~textinpaint.losses.damsm.swap_word_demand`); ``swap_chroma``: ``chroma`` below on
+    the hole pixels a colour swap recoloured only, whose colour is the caption's; ``chroma``:
+    the hole's low-frequency CIELab chroma against the photo's (hue and saturation over 16-px
+    cells at 128 px, scaled with the resolution; see
+    :func:`~textinpaint.losses.reconstruction.chroma_l1`); ``adversarial``: the GAN term
+    (``gan``: ``ralsgan`` or ``hinge``);
+    ``feature_match``: L1 between the discriminator's activations
     on the fill and on the real image, every layer (pix2pixHD's feature matching: a texture
     signal from the paired photo where no pretrained perceptual network exists; see
     :func:`~textinpaint.losses.adversarial.feature_matching_l1`); ``kl``: conditioning
@@ -54,6 +59,8 @@ class LossConfig:
     structure: float = 1.0
     demand: float = 0.0
     demand_target: str = "hole"
+    demand_swap: float = 0.0
+    swap_chroma: float = 0.0
     chroma: float = 0.0
     grad_alpha: float = 0.1
     edge_alpha: float = 20.0
@@ -66,8 +73,8 @@ class LossConfig:
     gamma3: float = 10.0
 
     def __post_init__(self):
-        check_ranges(self, "loss.", positive=("seam_px",), non_negative=("seam", "demand",
-                                                                    "feature_match", "chroma"))
+        check_ranges(self, "loss.", positive=("seam_px",), non_negative=(
+            "seam", "demand", "demand_swap", "swap_chroma", "feature_match", "chroma"))
         check_choice("loss.demand_target", self.demand_target, DEMAND_TARGETS)
 
 
@@ -174,3 +181,10 @@ class InpaintConfig:
             raise ConfigError("config key 'loss.demand' trains competing word-demand weights: "
                               "set generator.word_demand_norm=softmax (with use_text and "
                               "use_word_demand on) or loss.demand=0")
+        if self.loss.demand_swap and not (self.loss.demand and self.train.colour_swap):
+            raise ConfigError("config key 'loss.demand_swap' moves the word-demand target of "
+                              "colour-swapped items: set loss.demand and train.colour_swap "
+                              "above 0, or loss.demand_swap=0")
+        if self.loss.swap_chroma and not self.train.colour_swap:
+            raise ConfigError("config key 'loss.swap_chroma' weighs the colours of colour-swapped "
+                              "items: set train.colour_swap above 0, or loss.swap_chroma=0")
