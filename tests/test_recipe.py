@@ -180,30 +180,35 @@ def test_birds_128_is_what_its_recipe_builds():
     """models/birds-128 is its recipe's last phase: v1's generator fine-tuned on holes that
     hide the bird, then with brush strokes added, then afresh with colour swaps, then afresh
     with the discriminator updated every second step, then its word-demand module alone,
-    folded to softmax weights that act."""
+    folded to softmax weights that act, then the module alone again with the swaps' colour
+    words in its target."""
     recipe = load_recipe(CONFIG_ROOT / "recipes" / "birds-128.yaml")
-    text, strokes, swaps, lean, explain = phase_configs(recipe)
+    text, strokes, swaps, lean, explain, demand_swaps = phase_configs(recipe)
     assert "freeform" not in text.train.masks and "freeform:thin" in strokes.train.masks
     assert text.train.init_generator == "models/birds-128-v1" == recipe.damsm.folder
-    assert recipe.phases[-1].fresh and swaps.train.colour_swap == 0.5 == lean.train.colour_swap
+    assert all(p.fresh for p in recipe.phases[2:])
+    assert swaps.train.colour_swap == 0.5 == lean.train.colour_swap
     assert swaps.train.d_every == 1 and lean.train.d_every == 2
-    assert recipe.phases[-1].fold_word_demand == 0.25 and explain.loss.demand > 0
-    assert explain.generator.word_demand_norm == "softmax"
-    assert "gamma" not in explain.train.trainable  # held at the fold's 0.25
+    assert recipe.phases[4].fold_word_demand == 0.25 and explain.loss.demand > 0
+    assert recipe.phases[5].fold_word_demand is None  # already softmax, still at 0.25
+    assert explain.loss.demand_swap == 0 < demand_swaps.loss.demand_swap
+    for phase in (explain, demand_swaps):
+        assert phase.generator.word_demand_norm == "softmax"
+        assert "gamma" not in phase.train.trainable  # held at the fold's 0.25
     assert recipe.inference == {"seam": True}
     info = json.loads((CONFIG_ROOT.parent / "models" / "birds-128" / "config.json").read_text())
     assert info["resolution"] == recipe.resolution == 128
     assert info["inference"] == recipe.inference
     assert info["generator"]["word_demand_norm"] == "softmax"
-    # run as a fresh start from the lean export's fold (scripts/fold_word_demand_level.py
-    # models/birds-128 runs/gx/init-0.25 --gamma 0.25); the recipe sets that at run time
-    # (its phase folder), so it is left out of the config
-    assert info["train"].pop("init_generator") == "runs/gx/init-0.25"
-    made = to_dict(explain.train)
+    # run as a fresh start from the explain phase's export (then models/birds-128); the
+    # recipe sets that at run time (its phase folder), so it is left out of the config
+    assert info["train"].pop("init_generator") == "models/birds-128"
+    made = to_dict(demand_swaps.train)
     made.pop("init_generator")
-    assert info["train"] == _without_new_defaults(made, info["train"], type(explain.train)())
-    assert info["loss"] == _without_new_defaults(to_dict(explain.loss), info["loss"],
-                                                 type(explain.loss)())
+    assert info["train"] == _without_new_defaults(made, info["train"],
+                                                  type(demand_swaps.train)())
+    assert info["loss"] == _without_new_defaults(to_dict(demand_swaps.loss), info["loss"],
+                                                 type(demand_swaps.loss)())
 
 
 def _without_new_defaults(made: dict, recorded: dict, defaults) -> dict:

@@ -107,3 +107,27 @@ def test_birds_128_paints_the_colour_the_caption_names_on_real_test_birds(shared
         assert ab["blue"][1] < ab["red"][1] - 5, (index, ab)
         assert np.linalg.norm(ab["red"] - ab["blue"]) > 10, (index, ab)
         assert np.abs(ab["cobalt"] - ab["blue"]).max() < 1e-6, (index, ab)
+
+
+@pytest.mark.skipif("birds-128" not in SHIPPED, reason="models/birds-128 is not shipped")
+def test_birds_128_explain_view_ranks_the_colour_word_first_on_real_test_birds(shared_data):
+    """The painter's explain view reads the word-demand weights: on CUB test birds with the
+    bird's head hidden, each palette caption's colour word is the caption's heaviest word."""
+    from textinpaint.data import build_dataset
+
+    root = shared_data / "cub"
+    if not (root / "CUB_200_2011").is_dir():
+        pytest.skip(f"CUB subset not found under {root}")
+    data = build_dataset(f"cub:{root}", "test", 128, masks="part:head", train=False)
+    pipe = InpaintPipeline.from_pretrained(MODELS / "birds-128")
+    for index in (10, 500):
+        item = data[index]
+        image = ((item["image"].permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
+        hole = item["mask"][0].numpy() > 0.5
+        for colour in ("red", "yellow", "blue", "green"):
+            caption = f"this bird has a bright {colour} crown and a {colour} head"
+            words = pipe(prompt=caption, image=image, mask_image=hole,
+                         return_attention=True).attention[0]
+            heaviest = max(words, key=lambda w: w["weight"])
+            assert heaviest["word"] == colour, (index, colour, [
+                (w["word"], round(w["weight"], 3)) for w in words])
