@@ -38,10 +38,9 @@ class LossConfig:
     the hole's low-frequency CIELab chroma against the photo's (hue and saturation over 16-px
     cells at 128 px, scaled with the resolution; see
     :func:`~textinpaint.losses.reconstruction.chroma_l1`); ``adversarial``: the GAN term
-    (``gan``: ``ralsgan`` or ``hinge``);
-    ``feature_match``: L1 between the discriminator's activations
-    on the fill and on the real image, every layer (pix2pixHD's feature matching: a texture
-    signal from the paired photo where no pretrained perceptual network exists; see
+    (``gan``: ``ralsgan`` or ``hinge``); ``feature_match``: L1 between the discriminator's
+    activations on the fill and on the real image, every layer (pix2pixHD's feature matching:
+    a texture signal from the paired photo where no pretrained perceptual network exists; see
     :func:`~textinpaint.losses.adversarial.feature_matching_l1`); ``kl``: conditioning
     augmentation's KL term.
     """
