@@ -9,6 +9,7 @@ import pytest
 
 from textinpaint.data.shapes import recolor_caption, score_fill
 from textinpaint.demo import hidden_object_scene
+from textinpaint.images import network_to_uint8
 from textinpaint.pipeline import InpaintPipeline
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -93,7 +94,7 @@ def test_birds_128_paints_the_colour_the_caption_names_on_real_test_birds(shared
     template = "this bird is bright {} all over with a {} head and {} wings"
     for index in (0, 300, 700):
         item = data[index]
-        image = ((item["image"].permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
+        image = network_to_uint8(item["image"][None])[0]
         hole = item["mask"][0].numpy() > 0.5
         ab = {}
         for colour in ("red", "blue", "cobalt"):
@@ -122,7 +123,7 @@ def test_birds_128_explain_view_ranks_the_colour_word_first_on_real_test_birds(s
     pipe = InpaintPipeline.from_pretrained(MODELS / "birds-128")
     for index in (10, 500):
         item = data[index]
-        image = ((item["image"].permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
+        image = network_to_uint8(item["image"][None])[0]
         hole = item["mask"][0].numpy() > 0.5
         for colour in ("red", "yellow", "blue", "green"):
             caption = f"this bird has a bright {colour} crown and a {colour} head"
