@@ -235,6 +235,29 @@ def test_object_without_bbox_is_user_error():
         parse_mask_spec("object")(64, 64, rng())
 
 
+def test_background_hole_avoids_the_bird_box_and_needs_one():
+    # A bird on the left: a square a quarter of the image wide fits beside it every time.
+    meta = {"bbox": (0, 0, 40, 64)}
+    gen = parse_mask_spec("background:0.25")
+    for seed in range(20):
+        mask = gen(64, 80, rng(seed), meta)
+        assert mask.sum() == 16 * 16 and not mask[:, :40].any()
+    # Drawn sides vary within 25-45 % of the shorter side, and the draw is the rng's.
+    sides = {int(parse_mask_spec("background")(100, 100, rng(s), meta).sum() ** 0.5)
+             for s in range(30)}
+    assert min(sides) >= 25 and max(sides) <= 45 and len(sides) > 5
+    np.testing.assert_array_equal(gen(64, 80, rng(3), meta), gen(64, 80, rng(3), meta))
+    # A bird that fills the frame: the hole still overlaps it as little as any position can.
+    big = {"bbox": (8, 8, 56, 56)}
+    mask = parse_mask_spec("background:0.5")(64, 64, rng(1), big)
+    assert mask.sum() == 32 * 32 and mask[8:56, 8:56].sum() < 32 * 32
+    with pytest.raises(UserError, match="bounding boxes"):
+        gen(64, 64, rng(), {"parts": {}})
+    # In a mixture it is skipped for images without a box, like ``object``.
+    mix = parse_mask_spec("mix:background+center")
+    assert all(mix(32, 32, rng(s), {})[8:24, 8:24].all() for s in range(5))
+
+
 def test_part_head_covers_head_points():
     parts = {"crown": (120, 40), "beak": (90, 60), "left eye": (110, 55), "tail": (30, 200)}
     meta = {"parts": parts}
@@ -310,7 +333,8 @@ def test_mixture_list_spec():
 
 @pytest.mark.parametrize(
     "spec",
-    ["center", "center:0.5", "box", "freeform:thin", "object", "object:0.1", "part:head", "mix"],
+    ["center", "center:0.5", "box", "freeform:thin", "object", "object:0.1", "background",
+     "background:0.3", "part:head", "mix"],
 )
 def test_spec_round_trips(spec):
     gen = parse_mask_spec(spec)
@@ -322,7 +346,7 @@ def test_spec_round_trips(spec):
 @pytest.mark.parametrize(
     "spec",
     ["blob", "center:0", "center:1.5", "center:abc", "freeform:huge", "box:3", "object:-1",
-     "part:toes", "irregular:", "mix:center+blob", "mix:mix"],
+     "part:toes", "irregular:", "mix:center+blob", "mix:mix", "background:0", "background:x"],
 )  # fmt: skip
 def test_bad_specs_name_the_spec(spec):
     with pytest.raises(UserError) as info:

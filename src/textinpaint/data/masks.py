@@ -12,6 +12,8 @@ state, meta). Build one from a short text spec with :func:`parse_mask_spec`:
 ``irregular:FOLDER[:BUCKET]``  mask PNGs from a folder (e.g. the NVIDIA irregular test masks);
                                BUCKET 1..6 picks one hole-ratio bucket of the NVIDIA numbering
 ``object`` / ``object:G``      the dataset's bounding box ``meta["bbox"]``, grown by G·box size
+``background`` / ``background:S``  a square beside the bounding box, overlapping it least (side
+                               S of the image side, default 25-45 %): a hole that hides no bird
 ``part[:GROUP[:MARGIN]]``      region around CUB part locations ``meta["parts"]``
 ``mix`` / ``mix:A+B+...``      weighted random choice among generators
 =============================  ===============================================================
@@ -34,6 +36,7 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import UserError
 
 __all__ = [
+    "BackgroundMask",
     "BoxMasks",
     "CenterMask",
     "FREEFORM_SETTINGS",
@@ -56,7 +59,7 @@ DEFAULT_CENTER_RATIO = 129 / 256
 
 VALID_KINDS = (
     "center[:RATIO], box, freeform[:thin|medium|thick], irregular:FOLDER[:BUCKET], "
-    "object[:GROW], part[:GROUP[:MARGIN]], mix[:SPEC+SPEC+...]"
+    "object[:GROW], background[:SIDE], part[:GROUP[:MARGIN]], mix[:SPEC+SPEC+...]"
 )
 
 MASK_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -394,6 +397,52 @@ def _box_mask(height: int, width: int, x0: float, y0: float, x1: float, y1: floa
     return mask
 
 
+class BackgroundMask(MaskGenerator):
+    """A square hole placed where it overlaps the bounding box ``meta["bbox"]`` least.
+
+    The hole hides background, not the object, so the caption (which describes the object)
+    is not what the hole needs: training on it teaches the word-demand module that the words
+    a hole needs depend on where the hole is. Side = ``side`` × the image's shorter side, or
+    drawn in [0.25, 0.45] of it when ``side`` is None. Of ``BACKGROUND_TRIES`` positions drawn
+    uniformly, the one with the least overlap is kept (the first among equals), so where the
+    object fills the frame the hole still covers as little of it as it can.
+    """
+
+    name = "background"
+
+    def __init__(self, side: float | None = None):
+        if side is not None and not (0.0 < side <= 1.0):
+            raise ValueError(f"background side must be in (0, 1], got {side}")
+        self.side = None if side is None else float(side)
+        super().__init__("background" if side is None else f"background:{self.side!r}")
+
+    def available(self, meta):
+        return isinstance(meta, dict) and meta.get("bbox") is not None
+
+    def _draw(self, height, width, rng, meta):
+        if not self.available(meta):
+            raise UserError(
+                f"mask '{self.spec}' needs a dataset with bounding boxes (cub, shapes); "
+                "choose another mask spec"
+            )
+        frac = self.side if self.side is not None else float(rng.uniform(0.25, 0.45))
+        side = max(1, min(height, width, _round_half_up(frac * min(height, width))))
+        bird = _box_mask(height, width, *(float(v) for v in meta["bbox"]))
+        # Overlap of every side×side window with the box, from the box's integral image.
+        integral = np.pad(bird.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        tops = rng.integers(0, height - side + 1, BACKGROUND_TRIES)
+        lefts = rng.integers(0, width - side + 1, BACKGROUND_TRIES)
+        overlap = (integral[tops + side, lefts + side] - integral[tops, lefts + side]
+                   - integral[tops + side, lefts] + integral[tops, lefts])
+        best = int(np.argmin(overlap))
+        mask = np.zeros((height, width), np.float32)
+        mask[tops[best]:tops[best] + side, lefts[best]:lefts[best] + side] = 1.0
+        return mask
+
+
+BACKGROUND_TRIES = 32
+
+
 # CUB-200-2011 parts/parts.txt (ids 1..15 in this order).
 PART_NAMES = (
     "back", "beak", "belly", "breast", "crown", "forehead", "left eye", "left leg",
@@ -585,6 +634,8 @@ def _parse_single(kind: str, arg: str, train: bool) -> MaskGenerator:
         return IrregularMasks(path, int(bucket) if bucket else None, augment=train)
     if kind == "object":
         return ObjectMask(float(arg)) if arg else ObjectMask()
+    if kind == "background":
+        return BackgroundMask(float(arg)) if arg else BackgroundMask()
     if kind == "part":
         group, _, margin = arg.partition(":")
         group = group.strip().lower()
