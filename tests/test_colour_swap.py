@@ -1,13 +1,15 @@
 """Counterfactual colour swaps (train.colour_swap): the named colour moves in the bird's box
 and in the caption, nothing else changes, and runs without swaps keep their samples."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from textinpaint.cli import main
-from textinpaint.config import load_config
+from textinpaint.config import ConfigError, load_config
 from textinpaint.data import RecordDataset, Vocabulary
 from textinpaint.data.base import Record
 from textinpaint.data.colour_swap import (
@@ -23,6 +25,7 @@ from textinpaint.data.preview import preview_grid
 from textinpaint.errors import UserError
 from textinpaint.model_folder import init_model_folder
 from textinpaint.presets import preset_path
+from textinpaint.training.colour_mismatch import colour_mismatched, colour_token_ids
 from textinpaint.training.inpaint import InpaintTrainer
 from textinpaint.training.inpaint_config import InpaintConfig
 
@@ -181,3 +184,52 @@ def test_data_show_draws_each_items_swap_beside_it(tmp_path):
     assert main(["data", "show", "--dataset", f"folder:{tmp_path}", "--n", "2",
                  "--resolution", "32", "--colour-swap", "--out", str(out)]) == 0
     assert Image.open(out).width == swapped.width
+
+
+def test_colour_mismatched_captions_change_one_named_colour_everywhere():
+    vocab = Vocabulary.build(["a red yellow green blue orange purple bird with crown"])
+    ids = colour_token_ids(vocab.stoi)
+    assert [vocab.itos[i] for i in ids] == ["red", "orange", "yellow", "green", "blue", "purple"]
+    captions = ["a red bird with a red crown", "a bird with a crown", "a yellow bird"]
+    encoded = [vocab.encode(c, 8) for c in captions]
+    tokens = torch.as_tensor(np.stack([e[0] for e in encoded]))
+    lengths = torch.as_tensor([e[1] for e in encoded])
+    for seed in range(10):
+        out, changed = colour_mismatched(tokens, lengths, ids, torch.Generator().manual_seed(seed))
+        assert changed.tolist() == [True, False, True]
+        first = vocab.decode(out[0], int(lengths[0]))
+        # Both mentions of "red" became the same other colour; nothing else moved.
+        assert first[1] == first[5] != "red" and first[1] in vocab.decode(ids)
+        assert [w for i, w in enumerate(first) if i not in (1, 5)] == \
+            [w for i, w in enumerate(captions[0].split()) if i not in (1, 5)]
+        assert torch.equal(out[1], tokens[1]) and vocab.decode(out[2], 3)[1] != "yellow"
+    again = colour_mismatched(tokens, lengths, ids, torch.Generator().manual_seed(3))[0]
+    assert torch.equal(again, colour_mismatched(tokens, lengths, ids,
+                                                torch.Generator().manual_seed(3))[0])
+    # A word past a caption's length is padding's business, not the caption's.
+    short = colour_mismatched(tokens, torch.as_tensor([1, 5, 1]), ids, torch.Generator())
+    assert not short[1].any()
+
+
+def test_colour_mismatch_critic_trains_on_changed_captions_and_needs_a_sentence_critic(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(2):
+        Image.fromarray(scene()).save(data / f"{i}.png")
+        (data / f"{i}.txt").write_text("a red bird with a red crown\n")
+    damsm = init_model_folder(tmp_path / "damsm", resolution=32,
+                              captions=["a red yellow green blue bird with crown"])
+    losses = {}
+    for weight in (0.0, 1.0):
+        cfg = load_config(InpaintConfig, preset_path("inpaint", "tiny"), [
+            "resolution=32", "train.sample_every=0", "train.checkpoint_every=0",
+            "train.log_every=1", "train.masks=center", "train.batch_size=2",
+            f"loss.d_colour_mismatch={weight}"])
+        run = tmp_path / f"run{weight}"
+        InpaintTrainer(cfg, f"folder:{data}", damsm, run).fit(max_steps=1)
+        losses[weight] = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])["d_loss"]
+    # Same seed, same first batch and weights: the changed captions add their own term.
+    assert losses[1.0] > losses[0.0] + 1e-4
+    with pytest.raises(ConfigError, match="loss.d_colour_mismatch.*use_sentence"):
+        load_config(InpaintConfig, preset_path("inpaint", "tiny"),
+                    ["discriminator.use_sentence=false", "loss.d_colour_mismatch=1"])

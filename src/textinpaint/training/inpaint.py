@@ -74,6 +74,7 @@ from .checkpoint import (
     rng_state,
     set_rng_state,
 )
+from .colour_mismatch import colour_mismatched, colour_token_ids
 from .cpu_features import use_cpu_bf16
 from .distributed import main_process_value
 from .inpaint_config import InpaintConfig
@@ -164,6 +165,8 @@ class InpaintTrainer:
         self._finite = torch.ones((), dtype=torch.bool, device=self.device)
         self._writer = CheckpointWriter()
         self.d_loss_fn, self.g_loss_fn = get_gan_loss(cfg.loss.gan)
+        self.colour_ids = (colour_token_ids(self.damsm.vocab.stoi)
+                           if cfg.loss.d_colour_mismatch else [])
         self.step, self.images_seen, self.wall_time = 0, 0, 0.0
         self.shared_time = 0.0  # rank 0's wall_time, the same on every process
         global_batch = t.batch_size * self.acc.num_processes
@@ -326,7 +329,7 @@ class InpaintTrainer:
         if update_d:
             with record_function("discriminator update"):
                 real, real_feats, d_loss = self._discriminator_step(
-                    image, mask, out["final"], d_sentence, fm)
+                    image, mask, out["final"], d_sentence, fm, self._mismatched(batch))
         else:
             # No update this step: the relativistic losses still need the reals' logits.
             with record_function("discriminator on reals"), torch.no_grad(), \
@@ -402,18 +405,46 @@ class InpaintTrainer:
         return {"g_loss": g_loss.detach(), "d_loss": d_loss.detach(),
                 **{k: v.detach() for k, v in terms.items()}}
 
-    def _discriminator_step(self, image, mask, final, d_sentence, features: bool):
+    def _mismatched(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """With ``loss.d_colour_mismatch``: the sentence features of the batch's captions with
+        a colour word changed, and which items were changed (None when the term is off)."""
+        if not self.cfg.loss.d_colour_mismatch:
+            return None
+        # Drawn from (seed, step) alone, so a resumed run shows the discriminator the same.
+        draws = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + self.step)
+        tokens, changed = colour_mismatched(batch["tokens"], batch["length"], self.colour_ids,
+                                            draws)
+        if not changed.any():
+            return None
+        with torch.no_grad():
+            _, sentence, _ = self.damsm.text_encoder.encode(tokens, batch["length"])
+        return sentence[changed.to(sentence.device)], changed.to(self.device)
+
+    def _discriminator_step(self, image, mask, final, d_sentence, features: bool,
+                            mismatched=None):
         """One discriminator update on real and fake in one forward (one DDP call); returns
         the reals' logits and, with ``features``, their activations (detached, from before the
-        update, as the logits), and the discriminator's loss."""
-        t = self.cfg.train
+        update, as the logits), and the discriminator's loss. ``mismatched`` (from
+        :meth:`_mismatched`) adds the changed items' real photos read with the changed
+        captions, as fakes, weighted by ``loss.d_colour_mismatch``."""
+        t, batch = self.cfg.train, image.shape[0]
+        images, masks, sentences = [image, final.detach()], [mask, mask], [d_sentence] * 2
+        if mismatched is not None:
+            wrong_sentence, changed = mismatched
+            images.append(image[changed])
+            masks.append(mask[changed])
+            sentences.append(wrong_sentence)
         with self.acc.autocast():
-            both, feats = self.D(torch.cat([image, final.detach()]), torch.cat([mask, mask]),
-                                 None if d_sentence is None else
-                                 torch.cat([d_sentence, d_sentence]), features=True)
-        real, fake = both.float().chunk(2)
-        real_feats = [f.detach().chunk(2)[0] for f in feats] if features else []
+            logits, feats = self.D(torch.cat(images), torch.cat(masks),
+                                   None if d_sentence is None else torch.cat(sentences),
+                                   features=True)
+        logits = logits.float()
+        real, fake = logits[:batch], logits[batch:2 * batch]
+        real_feats = [f[:batch].detach() for f in feats] if features else []
         d_loss = self.d_loss_fn(real, fake)
+        if mismatched is not None:
+            d_loss = d_loss + self.cfg.loss.d_colour_mismatch * self.d_loss_fn(
+                real[changed], logits[2 * batch:])
         self.opt_d.zero_grad(set_to_none=True)
         self.acc.backward(d_loss)
         if t.grad_clip > 0:

@@ -41,8 +41,11 @@ class LossConfig:
     (``gan``: ``ralsgan`` or ``hinge``); ``feature_match``: L1 between the discriminator's
     activations on the fill and on the real image, every layer (pix2pixHD's feature matching:
     a texture signal from the paired photo where no pretrained perceptual network exists; see
-    :func:`~textinpaint.losses.adversarial.feature_matching_l1`); ``kl``: conditioning
-    augmentation's KL term.
+    :func:`~textinpaint.losses.adversarial.feature_matching_l1`); ``d_colour_mismatch``: the
+    discriminator's loss on real photos read with their caption's colour word changed, as
+    fakes, this many times its main loss (a matching-aware critic, GAN-INT-CLS; needs
+    ``discriminator.use_sentence``; see :mod:`~textinpaint.training.colour_mismatch`);
+    ``kl``: conditioning augmentation's KL term.
     """
 
     hole: float = 6.0
@@ -66,6 +69,7 @@ class LossConfig:
     adversarial: float = 0.002
     gan: str = "ralsgan"
     feature_match: float = 0.0
+    d_colour_mismatch: float = 0.0
     kl: float = 1.0
     gamma1: float = 4.0
     gamma2: float = 5.0
@@ -73,7 +77,8 @@ class LossConfig:
 
     def __post_init__(self):
         check_ranges(self, "loss.", positive=("seam_px",), non_negative=(
-            "seam", "demand", "demand_swap", "swap_chroma", "feature_match", "chroma"))
+            "seam", "demand", "demand_swap", "swap_chroma", "feature_match", "chroma",
+            "d_colour_mismatch"))
         check_choice("loss.demand_target", self.demand_target, DEMAND_TARGETS)
 
 
@@ -184,6 +189,10 @@ class InpaintConfig:
             raise ConfigError("config key 'loss.demand_swap' moves the word-demand target of "
                               "colour-swapped items: set loss.demand and train.colour_swap "
                               "above 0, or loss.demand_swap=0")
+        if self.loss.d_colour_mismatch and not (g.use_text and self.discriminator.use_sentence):
+            raise ConfigError("config key 'loss.d_colour_mismatch' shows the discriminator photos "
+                              "with a changed caption: set discriminator.use_sentence=true (with "
+                              "generator.use_text) or loss.d_colour_mismatch=0")
         if self.loss.swap_chroma and not self.train.colour_swap:
             raise ConfigError("config key 'loss.swap_chroma' weighs the colours of colour-swapped "
                               "items: set train.colour_swap above 0, or loss.swap_chroma=0")
