@@ -354,7 +354,23 @@ def _augment(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 # masks from dataset annotations
 
 
-class ObjectMask(MaskGenerator):
+class _NeedsBox(MaskGenerator):
+    """A generator that works from the sample's bounding box ``meta["bbox"]``."""
+
+    def available(self, meta):
+        return isinstance(meta, dict) and meta.get("bbox") is not None
+
+    def _bbox(self, meta) -> tuple[float, float, float, float]:
+        if not self.available(meta):
+            raise UserError(
+                f"mask '{self.spec}' needs a dataset with bounding boxes (cub, shapes); "
+                "choose another mask spec"
+            )
+        x0, y0, x1, y1 = (float(v) for v in meta["bbox"])
+        return x0, y0, x1, y1
+
+
+class ObjectMask(_NeedsBox):
     """The sample's bounding box ``meta["bbox"]`` = (x0, y0, x1, y1), grown and clipped.
 
     ``grow`` = 0.1 adds 10% of the box width on the left and right and 10% of its height on
@@ -372,16 +388,8 @@ class ObjectMask(MaskGenerator):
         self.grow = float(grow)
         super().__init__("object" if self.grow == 0 else f"object:{self.grow!r}")
 
-    def available(self, meta):
-        return isinstance(meta, dict) and meta.get("bbox") is not None
-
     def _draw(self, height, width, rng, meta):
-        if not self.available(meta):
-            raise UserError(
-                f"mask '{self.spec}' needs a dataset with bounding boxes (cub, shapes); "
-                "choose another mask spec"
-            )
-        x0, y0, x1, y1 = (float(v) for v in meta["bbox"])
+        x0, y0, x1, y1 = self._bbox(meta)
         dx, dy = self.grow * (x1 - x0), self.grow * (y1 - y0)
         return _box_mask(height, width, x0 - dx, y0 - dy, x1 + dx, y1 + dy)
 
@@ -397,7 +405,7 @@ def _box_mask(height: int, width: int, x0: float, y0: float, x1: float, y1: floa
     return mask
 
 
-class BackgroundMask(MaskGenerator):
+class BackgroundMask(_NeedsBox):
     """A square hole placed where it overlaps the bounding box ``meta["bbox"]`` least.
 
     The hole hides background, not the object, so the caption (which describes the object)
@@ -416,18 +424,10 @@ class BackgroundMask(MaskGenerator):
         self.side = None if side is None else float(side)
         super().__init__("background" if side is None else f"background:{self.side!r}")
 
-    def available(self, meta):
-        return isinstance(meta, dict) and meta.get("bbox") is not None
-
     def _draw(self, height, width, rng, meta):
-        if not self.available(meta):
-            raise UserError(
-                f"mask '{self.spec}' needs a dataset with bounding boxes (cub, shapes); "
-                "choose another mask spec"
-            )
         frac = self.side if self.side is not None else float(rng.uniform(0.25, 0.45))
         side = max(1, min(height, width, _round_half_up(frac * min(height, width))))
-        bird = _box_mask(height, width, *(float(v) for v in meta["bbox"]))
+        bird = _box_mask(height, width, *self._bbox(meta))
         # Overlap of every side×side window with the box, from the box's integral image.
         integral = np.pad(bird.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
         tops = rng.integers(0, height - side + 1, BACKGROUND_TRIES)
