@@ -409,8 +409,9 @@ class BackgroundMask(_NeedsBox):
     """A square hole placed where it overlaps the bounding box ``meta["bbox"]`` least.
 
     The hole hides background, not the object, so the caption (which describes the object)
-    is not what the hole needs: training on it teaches the word-demand module that the words
-    a hole needs depend on where the hole is. Side = ``side`` × the image's shorter side, or
+    is not what the hole needs: a probe of whether the words a model weighs depend on where
+    the hole is (20 minutes of the word-demand module on them moved its weights by 0.03 of
+    share only: docs/EXPERIMENTS.md, 2026-12-07). Side = ``side`` × the image's shorter side, or
     drawn in [0.25, 0.45] of it when ``side`` is None. Of ``BACKGROUND_TRIES`` positions drawn
     uniformly, the one with the least overlap is kept (the first among equals), so where the
     object fills the frame the hole still covers as little of it as it can.
