@@ -405,6 +405,9 @@ def _box_mask(height: int, width: int, x0: float, y0: float, x1: float, y1: floa
     return mask
 
 
+BACKGROUND_TRIES = 32  # positions drawn per background hole; the least overlapping is kept
+
+
 class BackgroundMask(_NeedsBox):
     """A square hole placed where it overlaps the bounding box ``meta["bbox"]`` least.
 
@@ -439,9 +442,6 @@ class BackgroundMask(_NeedsBox):
         mask = np.zeros((height, width), np.float32)
         mask[tops[best]:tops[best] + side, lefts[best]:lefts[best] + side] = 1.0
         return mask
-
-
-BACKGROUND_TRIES = 32
 
 
 # CUB-200-2011 parts/parts.txt (ids 1..15 in this order).

@@ -36,17 +36,14 @@ def colour_mismatched(tokens: torch.Tensor, lengths: torch.Tensor, colour_ids: l
     changed = torch.zeros(tokens.shape[0], dtype=torch.bool)
     if len(colour_ids) < 2:
         return out, changed
-    ids = torch.as_tensor(colour_ids, dtype=tokens.dtype)
-    for row in range(tokens.shape[0]):
-        words = tokens[row, :int(lengths[row])].cpu()
-        named = [c for c in ids.tolist() if bool((words == c).any())]
+    for row, length in enumerate(lengths.tolist()):
+        words = out[row, :length]  # a view: writing to it changes the caption in ``out``
+        named = [c for c in colour_ids if bool((words == c).any())]
         if not named:
             continue
         source = named[int(torch.randint(len(named), (1,), generator=generator))]
-        others = [c for c in ids.tolist() if c != source]
-        target = others[int(torch.randint(len(others), (1,), generator=generator))]
-        hit = torch.zeros_like(out[row], dtype=torch.bool)
-        hit[:int(lengths[row])] = words.to(out.device) == source
-        out[row][hit] = target
+        others = [c for c in colour_ids if c != source]
+        words[words == source] = others[int(torch.randint(len(others), (1,),
+                                                          generator=generator))]
         changed[row] = True
     return out, changed

@@ -416,9 +416,11 @@ class InpaintTrainer:
                                             draws)
         if not changed.any():
             return None
-        with torch.no_grad():
-            _, sentence, _ = self.damsm.text_encoder.encode(tokens, batch["length"])
-        return sentence[changed.to(sentence.device)], changed.to(self.device)
+        changed = changed.to(tokens.device)
+        with torch.no_grad():  # only the changed captions need their sentence
+            _, sentence, _ = self.damsm.text_encoder.encode(tokens[changed],
+                                                            batch["length"][changed])
+        return sentence, changed.to(self.device)
 
     def _discriminator_step(self, image, mask, final, d_sentence, features: bool,
                             mismatched=None):
