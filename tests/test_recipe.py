@@ -90,6 +90,44 @@ def test_a_fresh_phase_fine_tunes_the_previous_generator_from_step_0(tmp_path):
             {"name": "a", "max_steps": 1, "fresh": True}]))
 
 
+def test_a_run_can_begin_at_a_later_phase_from_what_the_earlier_ones_ended_in(tmp_path,
+                                                                               capsys):
+    """--at-phase/--start-from: the phases before are skipped; a fresh phase starts from the
+    given model, a continuing one from the given run's whole state (its step count)."""
+    recipe = write_recipe(tmp_path / "r.yaml", phases=[
+        {"name": "first", "max_steps": 2, "overrides": TINY},
+        {"name": "more", "max_steps": 3, "overrides": TINY},
+        {"name": "tune", "max_steps": 1, "fresh": True, "overrides": TINY},
+    ])
+    full = tmp_path / "full"
+    assert main(["train-recipe", str(recipe), "--out", str(full), "--no-progress"]) == 0
+    first, more, _ = phase_dirs(load_recipe(recipe), full)
+    damsm = ["--damsm", str(full / "damsm"), "--no-progress"]
+
+    late = tmp_path / "late"
+    assert main(["train-recipe", str(recipe), "--out", str(late), "--at-phase", "tune",
+                 "--start-from", str(more), *damsm]) == 0
+    assert not (late / "1-first").exists() and not (late / "2-more").exists()
+    info = json.loads((late / "3-tune" / "config.json").read_text())
+    assert info["train"]["init_generator"] == str(more) and info["steps"] == 1
+    record = load_recipe(late / "recipe.yaml")
+    assert (record.start_phase, record.start_from) == ("tune", str(more))
+
+    middle = tmp_path / "middle"
+    assert main(["train-recipe", str(recipe), "--out", str(middle), "--at-phase", "more",
+                 "--start-from", str(first), *damsm]) == 0
+    assert json.loads((middle / "2-more" / "config.json").read_text())["steps"] == 3  # 2 + 1
+
+    for args, message in ((["--at-phase", "tune"], "together"),
+                          (["--at-phase", "last", "--start-from", str(more)],
+                           "'last' is not one of its phases"),
+                          (["--at-phase", "tune", "--start-from", str(tmp_path / "gone")],
+                           "does not exist")):
+        assert main(["train-recipe", str(recipe), "--out", str(tmp_path / "bad"), *args]) != 0
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_the_recipes_inference_defaults_reach_the_exported_model(tmp_path):
     recipe = write_recipe(tmp_path / "r.yaml", inference={"seam": True}, phases=[
         {"name": "only", "max_steps": 1, "overrides": TINY}])

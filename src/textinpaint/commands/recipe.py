@@ -20,6 +20,12 @@ def add_parser(sub) -> None:
     p.add_argument("--dataset", help="this dataset spec instead of the recipe's")
     p.add_argument("--time-scale", type=float, default=None,
                    help="multiply every until_minutes limit (0.5: the recipe in half the time)")
+    p.add_argument("--at-phase", metavar="NAME",
+                   help="begin at this phase, the ones before it skipped (with --start-from): "
+                        "for a recipe whose earlier phases ran elsewhere")
+    p.add_argument("--start-from", metavar="MODEL_OR_RUN",
+                   help="what the phase before --at-phase ended in: its model folder (enough "
+                        "for a fresh phase) or its run folder or checkpoint (whole state)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bars: a log line per checkpoint (for log files)")
     p.add_argument("overrides", nargs="*", metavar="key=value",
@@ -33,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from ..training.recipe import load_recipe, run_recipe, with_options
 
     recipe = with_options(load_recipe(preset_path("recipes", args.recipe)), args.preset,
-                          args.damsm, args.dataset, args.time_scale, args.overrides)
+                          args.damsm, args.dataset, args.time_scale, args.overrides,
+                          args.at_phase, args.start_from)
     model = run_recipe(recipe, args.out, progress=not args.no_progress)
     print(f"model folder written to {model}")
     return 0

@@ -24,6 +24,8 @@ counts the trainer's clock over all phases so far (``train.max_minutes``), which
 equal-time comparison of presets needs; ``time_scale`` shrinks or stretches every such limit
 at once. ``OUT/recipe.yaml`` records the recipe as run (with the command's options in
 place), so the model card's command reruns it and another recipe cannot continue the folder.
+A run can begin at a later phase (``--at-phase NAME --start-from MODEL``) when the earlier
+phases ran elsewhere and only what they ended in is at hand.
 """
 
 from __future__ import annotations
@@ -95,6 +97,13 @@ class Recipe:
     inference: dict[str, bool] = field(default_factory=dict)
     # Multiplies every until_minutes: 0.5 runs the same schedule in half the training time.
     time_scale: float = 1.0
+    # A run that begins at phase ``start_phase`` (train-recipe --at-phase), taking
+    # ``start_from`` as what the phase before it ended in, the earlier phases skipped: for a
+    # recipe whose first phases ran elsewhere (another machine, a session whose folder is
+    # gone). A fresh phase needs only a model folder; another phase the run (or checkpoint)
+    # whose whole state it continues.
+    start_phase: str = ""
+    start_from: str = ""
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -123,8 +132,26 @@ def load_recipe(path: str | Path) -> Recipe:
                             "until_minutes")
     if recipe.time_scale <= 0:
         raise UserError(f"{where}: time_scale must be positive, got {recipe.time_scale}")
+    _check_start(recipe, where)
     check_inference(recipe.inference, where)
     return recipe
+
+
+def _check_start(recipe: Recipe, where: str) -> None:
+    """``start_phase`` and ``start_from`` come together, name a phase and an existing path."""
+    if bool(recipe.start_phase) != bool(recipe.start_from):
+        raise UserError(f"{where}: give --at-phase and --start-from together (start_phase "
+                        f"{recipe.start_phase!r}, start_from {recipe.start_from!r})")
+    if not recipe.start_phase:
+        return
+    names = [p.name for p in recipe.phases]
+    if recipe.start_phase not in names:
+        raise UserError(f"{where}: --at-phase '{recipe.start_phase}' is not one of its phases "
+                        f"({', '.join(names)})")
+    if not Path(recipe.start_from).exists():
+        raise UserError(f"--start-from '{recipe.start_from}' does not exist; give the model "
+                        "folder (or, for a phase that is not fresh, the run) that the phase "
+                        f"before '{recipe.start_phase}' ended in")
 
 
 def phase_dirs(recipe: Recipe, out: str | Path) -> list[Path]:
@@ -134,18 +161,23 @@ def phase_dirs(recipe: Recipe, out: str | Path) -> list[Path]:
 
 def with_options(recipe: Recipe, preset: str | None = None, damsm: str | Path | None = None,
                  dataset: str | None = None, time_scale: float | None = None,
-                 overrides: list[str] = ()) -> Recipe:
+                 overrides: list[str] = (), at_phase: str | None = None,
+                 start_from: str | Path | None = None) -> Recipe:
     """The recipe with ``train-recipe``'s options in place of its own fields (None: keep):
     another ``preset`` (an ablation on the same schedule), an existing ``damsm`` folder, a
-    ``dataset`` spec, a ``time_scale``; ``overrides`` are appended to the recipe's own (they
-    win over every phase's)."""
+    ``dataset`` spec, a ``time_scale``, a start ``at_phase`` from ``start_from``;
+    ``overrides`` are appended to the recipe's own (they win over every phase's)."""
     if time_scale is not None and time_scale <= 0:
         raise UserError(f"--time-scale must be positive, got {time_scale}")
     step = recipe.damsm or DamsmStep()
-    return replace(recipe, preset=preset or recipe.preset, dataset=dataset or recipe.dataset,
-                   damsm=replace(step, folder=str(damsm)) if damsm else recipe.damsm,
-                   time_scale=recipe.time_scale if time_scale is None else time_scale,
-                   overrides=[*recipe.overrides, *overrides])
+    changed = replace(recipe, preset=preset or recipe.preset, dataset=dataset or recipe.dataset,
+                      damsm=replace(step, folder=str(damsm)) if damsm else recipe.damsm,
+                      time_scale=recipe.time_scale if time_scale is None else time_scale,
+                      overrides=[*recipe.overrides, *overrides],
+                      start_phase=at_phase or recipe.start_phase,
+                      start_from=str(start_from) if start_from else recipe.start_from)
+    _check_start(changed, "train-recipe")
+    return changed
 
 
 def phase_overrides(recipe: Recipe, phase: Phase) -> list[str]:
@@ -227,13 +259,15 @@ def run_recipe(recipe: Recipe, out: str | Path, progress: bool = True) -> Path:
         log.info("recipe: training the DAMSM into %s", damsm)
         train_damsm(recipe.dataset, damsm, cfg, resume=True, progress=progress)
 
-    previous = None
-    for phase, cfg, run_dir in zip(recipe.phases, configs, phase_dirs(recipe, out)):
+    previous = Path(recipe.start_from) if recipe.start_from else None
+    skip = [p.name for p in recipe.phases].index(recipe.start_phase) if recipe.start_phase else 0
+    for phase, cfg, run_dir in zip(recipe.phases[skip:], configs[skip:],
+                                   phase_dirs(recipe, out)[skip:]):
         if _done(run_dir, "textinpaint-model"):
             log.info("recipe: phase %s is done (%s)", phase.name, run_dir)
         else:
             log.info("recipe: phase %s into %s", phase.name, run_dir)
-            if phase.fresh:  # load_recipe refuses a fresh first phase: previous is set
+            if phase.fresh:  # a fresh first phase is refused: previous is set
                 start = previous if phase.fold_word_demand is None else \
                     _folded(previous, run_dir, phase.fold_word_demand)
                 cfg = replace(cfg, train=replace(cfg.train, init_generator=str(start)))
