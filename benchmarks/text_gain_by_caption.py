@@ -6,9 +6,12 @@ mismatched one, the caption of another test image. This splits it by (a) whether
 captions name the same colour words (of Berlin & Kay's eleven basic terms), overlapping ones
 or none in common, and (b) the share of the hole inside the bird's box. Reads an evaluation
 folder written by ``textinpaint evaluate`` (its ``per_image.csv`` and ``metrics.json``) and
-rebuilds the same evaluation set for the captions and boxes; prints a table.
+rebuilds the same evaluation set for the captions and boxes; prints a table. With
+``--picture`` it also draws the images of the lowest and highest gains: the masked input,
+the fills with the true, the empty and the mismatched caption, the photo.
 
     python benchmarks/text_gain_by_caption.py runs/eval/birds-128-center [--method birds-128+seam]
+        [--picture gain.jpg --model models/birds-128 --rows 4]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import csv
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -82,10 +86,38 @@ def print_table(title: str, groups: dict[str, list[float]]) -> None:
               f"{(v > 0).mean():.2f} |")
 
 
+def draw_extremes(evalset, gain: dict[int, float], model: str, rows: int, path: Path) -> None:
+    """The ``rows`` lowest and highest gains: input, true / empty / mismatched fill, photo."""
+    from PIL import Image
+
+    from textinpaint.caption_check import CaptionWarning
+    from textinpaint.images import network_to_uint8
+    from textinpaint.pipeline import InpaintPipeline
+
+    pipe = InpaintPipeline.from_pretrained(model)
+    warnings.simplefilter("ignore", CaptionWarning)  # long CUB captions: dropped words are fine
+    order = sorted(gain, key=gain.get)
+    lines = []
+    for i in order[:rows] + order[-rows:]:
+        item = evalset.dataset[i]
+        photo = network_to_uint8(item["image"][None])[0]
+        hole = (item["mask"][0].numpy() > 0.5).astype(np.uint8) * 255
+        fills = [np.asarray(pipe(prompt=caption, image=photo, mask_image=hole).images[0])
+                 for caption in (evalset.captions[i], "", evalset.mismatched_caption(i))]
+        lines.append(np.concatenate([np.where(hole[..., None] > 0, 255, photo), *fills,
+                                     photo], axis=1))
+    Image.fromarray(np.concatenate(lines, axis=0)).save(path)
+    print(f"\npicture: {path} (rows: the {rows} lowest gains, then the {rows} highest; "
+          "columns: input, true, empty, mismatched caption, photo)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path, help="an evaluation folder (textinpaint evaluate)")
     parser.add_argument("--method", help="the per_image.csv method (default: the last model)")
+    parser.add_argument("--picture", type=Path, help="draw the extreme gains into this file")
+    parser.add_argument("--model", help="the evaluated model folder (for --picture)")
+    parser.add_argument("--rows", type=int, default=4, help="lowest and highest gains drawn")
     args = parser.parse_args()
     info = json.loads((args.folder / "metrics.json").read_text())
     method, gain = gain_rows(args.folder, args.method)
@@ -109,6 +141,10 @@ def main() -> None:
           f"{np.mean(list(gain.values())):+.2f} dB")
     print_table("the two captions' colour words", by_words)
     print_table("hole inside the bird's box", by_box)
+    if args.picture:
+        if not args.model:
+            raise SystemExit("--picture needs --model, the folder that was evaluated")
+        draw_extremes(evalset, gain, args.model, args.rows, args.picture)
 
 
 if __name__ == "__main__":
