@@ -36,6 +36,8 @@ SHIPPED = {
                  "decides the fill's colour; fast on a CPU",
     "birds-128-v1": "the previous birds-128: smooth fills that mostly ignore the caption; the "
                     "start of birds-128's recipe",
+    "birds-128-image-only": "birds-128's training without the text branch: a baseline that "
+                            "ignores every caption (the card's equal-budget comparison)",
     "birds-256": "birds (CUB), 256 px windows: more detail, about 3x birds-128's CPU time",
     "shapes-64": "synthetic shapes scenes, 64 px: the demo; shows the caption's colour word "
                  "decide the fill",
