@@ -40,6 +40,9 @@ def add_parser(subparsers) -> None:
     show.add_argument("--seed", type=int, default=0, help="picks the images and the masks")
     show.add_argument("--colour-swap", action="store_true",
                       help="add each item's counterfactual colour swap (train.colour_swap)")
+    show.add_argument("--part-swap", action="store_true",
+                      help="add each item's part swap instead (train.part_swap): one part's "
+                           "colour and its phrase")
     show.add_argument("--out", required=True, type=Path, help="PNG file to write")
     show.set_defaults(func=run_show)
 
@@ -64,7 +67,7 @@ def run_show(args) -> int:
         raise UserError(f"--out '{out}' must end in .png")
     grid = preview_grid(args.dataset, split=args.split, masks=args.masks, n=args.n,
                         resolution=args.resolution, seed=args.seed, ncols=args.ncols,
-                        colour_swap=args.colour_swap)
+                        colour_swap=args.colour_swap, part_swap=args.part_swap)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         grid.save(out)

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from .colour_swap import colour_swap, colour_words_in
+from .part_swap import part_swap
 from .text import DEFAULT_MAX_LEN, Vocabulary, tokenize
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,8 @@ class RecordDataset(Dataset):
         self.epoch = 0
         # Probability of a counterfactual colour swap per training item (data/colour_swap.py).
         self.colour_swap = 0.0
+        # Share of those swaps that recolour one named part only (data/part_swap.py).
+        self.part_swap = 0.0
         self._sizes: dict[Path, tuple[int, int]] = {}
         self._pixels = self._load_cache(cache_dir or default_cache_dir()) if cache else None
 
@@ -230,7 +233,10 @@ class RecordDataset(Dataset):
         original, original_caption = pixels, caption
         # Drawn only when swaps are on, so runs without them keep their random streams.
         if swapping and rng.random() < self.colour_swap:
-            pixels, caption = colour_swap(pixels, caption, rng, meta.get("bbox"))
+            swapped = None
+            if self.part_swap > 0 and rng.random() < self.part_swap:
+                swapped = part_swap(pixels, caption, rng, meta)
+            pixels, caption = swapped or colour_swap(pixels, caption, rng, meta.get("bbox"))
         sample = make_sample(pixels, caption, self.vocab, self.max_len, self.masks, rng, meta,
                              class_id=rec.class_id, key=rec.key, index=index)
         if swapping:

@@ -75,13 +75,21 @@ def recolour(pixels: np.ndarray, source: str, target: str,
 
     ``pixels`` is H×W×3 uint8; returns a new array of the same shape and dtype.
     """
+    window = None if box is None else _box_window(pixels.shape[0], pixels.shape[1], box)
+    return recolour_weighted(pixels, source, target, window)
+
+
+def recolour_weighted(pixels: np.ndarray, source: str, target: str,
+                      window: np.ndarray | None = None) -> np.ndarray:
+    """:func:`recolour` under an H×W ``window`` of weights in 0..1 (None: the whole image):
+    a pixel moves by its weight times how much it counts as ``source``."""
     ref = _references()
     (l_s, c_s, h_s), (l_t, c_t, h_t) = ref[source], ref[target]
     lab = srgb_to_oklab(pixels / 255.0)
     light, (chroma, hue) = lab[..., 0], _chroma_hue(lab)
     weight = _colour_weight(chroma, hue, source)
-    if box is not None:
-        weight *= _box_window(pixels.shape[0], pixels.shape[1], box)
+    if window is not None:
+        weight *= window
     # The pixel keeps its offset from the source colour: a dark red becomes a dark yellow, but
     # red's mid lightness becomes yellow's high one (a hue turn alone paints yellow as mustard).
     new_light = light + weight * (l_t - l_s)

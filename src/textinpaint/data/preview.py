@@ -12,6 +12,7 @@ from PIL import Image
 from ..visualize import caption_grid, overlay_mask
 from . import build_dataset
 from .colour_swap import colour_swap as swap_colours
+from .part_swap import part_swap as swap_part
 from .text import Vocabulary
 
 
@@ -30,11 +31,14 @@ def preview_grid(
     seed: int = 0,
     ncols: int = 4,
     colour_swap: bool = False,
+    part_swap: bool = False,
 ) -> Image.Image:
     """A grid of ``n`` items drawn at random (by ``seed``) from the split, as evaluation sees
     them (first caption, no flip): the image, and with ``masks`` the image with its hole
     tinted white, caption underneath. ``colour_swap`` adds each item's counterfactual colour
-    swap (what ``train.colour_swap`` trains on) and prints its caption after the true one.
+    swap (what ``train.colour_swap`` trains on) and prints its caption after the true one;
+    ``part_swap`` its part swap instead (``train.part_swap``), the whole swap where the caption
+    names no part's colour.
     """
     # An empty vocabulary: tokens are not shown, and building one would read every caption.
     ds = build_dataset(spec, split=split, resolution=resolution, masks=masks, vocab=Vocabulary(),
@@ -49,12 +53,15 @@ def preview_grid(
         if masks is not None:
             cell.append(overlay_mask(image, sample["mask"][0].numpy()))
         caption = sample["caption"]
-        if colour_swap:
-            swapped, new_caption = swap_colours(image, caption, rng, sample["meta"].get("bbox"))
+        if colour_swap or part_swap:
+            meta = sample["meta"]
+            swapped, new_caption = (part_swap and swap_part(image, caption, rng, meta)) or (
+                swap_colours(image, caption, rng, meta.get("bbox")))
             cell.append(swapped)
             caption = f"{caption} | swap: {new_caption}" if new_caption != caption else caption
         cells.append(cell)
         captions.append(caption)
-    titles = ["image"] + ["hole"] * (masks is not None) + ["colour swap"] * colour_swap
+    swap_title = ["part swap"] if part_swap else ["colour swap"] if colour_swap else []
+    titles = ["image"] + ["hole"] * (masks is not None) + swap_title
     titles = titles if len(titles) > 1 else None
     return caption_grid(cells, captions, ncols=ncols, titles=titles)

@@ -225,6 +225,10 @@ class InpaintTrainer:
                 raise UserError(f"train.colour_swap needs a file dataset (photos and captions); "
                                 f"'{self.dataset_spec}' draws its scenes: set train.colour_swap=0")
             dataset.colour_swap = self.cfg.train.colour_swap
+            dataset.part_swap = self.cfg.train.part_swap
+            if dataset.part_swap and not any(rec.parts for rec in dataset.records):
+                log.warning("train.part_swap: '%s' has no part points, so every swap "
+                            "recolours the whole bird", self.dataset_spec)
         return dataset
 
     def _resident_data(self, use_gpu: bool) -> ResidentData | None:

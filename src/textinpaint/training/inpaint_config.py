@@ -138,6 +138,10 @@ class TrainConfig:
     # of its caption and the bird's pixels of that colour moved to another colour
     # (data/colour_swap.py). File datasets with the loader data path only.
     colour_swap: float = 0.0
+    # Share of those swaps that recolour one part the caption names a colour of ("a red
+    # crown": the head only, that phrase only; data/part_swap.py); a caption without such a
+    # phrase gets the whole swap. Needs CUB's part points.
+    part_swap: float = 0.0
     # A regular expression over the generator's parameter names: only those it finds are
     # trained, the rest stay as initialised (e.g. "^word_demand\\." teaches a fine-tuned
     # model's word-demand module without moving how it paints). Empty: train everything.
@@ -161,10 +165,15 @@ class TrainConfig:
                                                "shapes_length", "d_every"),
                      non_negative=("lr_g", "lr_d", "max_minutes", "grad_clip", "ema_decay",
                                    "sample_every", "checkpoint_every", "keep_last",
-                                   "num_workers", "lr_decay_start", "colour_swap"))
-        if self.colour_swap > 1:
-            raise ConfigError(f"config key 'train.colour_swap' is a probability in [0, 1], "
-                              f"got {self.colour_swap}")
+                                   "num_workers", "lr_decay_start", "colour_swap",
+                                   "part_swap"))
+        for name in ("colour_swap", "part_swap"):
+            if getattr(self, name) > 1:
+                raise ConfigError(f"config key 'train.{name}' is a probability in [0, 1], "
+                                  f"got {getattr(self, name)}")
+        if self.part_swap and not self.colour_swap:
+            raise ConfigError("config key 'train.part_swap' is a share of the colour swaps: "
+                              "set train.colour_swap above 0, or train.part_swap=0")
 
 
 @dataclass
