@@ -75,6 +75,8 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/cub", help="CUB root")
     parser.add_argument("--sample", type=int, default=96, help="test images tried (evenly spread)")
     parser.add_argument("--palette", default="red,yellow,blue,green")
+    parser.add_argument("--template", default=TEMPLATE,
+                        help="the caption, with {head} and {belly} for the two colours")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--picture", help="write the first images' fills for each pair here")
     args = parser.parse_args()
@@ -100,7 +102,7 @@ def main() -> None:
         image, hole = image[keep], hole[keep]
         regions = [regions[i] for i in keep]
         used += len(keep)
-        labs = {(a, b): fill(model, image, hole, TEMPLATE.format(head=a, belly=b))
+        labs = {(a, b): fill(model, image, hole, args.template.format(head=a, belly=b))
                 for a, b in itertools.permutations(palette, 2)}
         for c1, c2 in pairs:
             towards = dirs[c1] - dirs[c2]
@@ -122,7 +124,7 @@ def main() -> None:
     if not used:
         raise SystemExit("no test image had both head and belly points inside its box")
     print(f"{args.model}: {used} CUB test images (of {len(evalset.dataset)} tried) with head and "
-          f"belly points in the box hole, {len(pairs)} colour pairs, '{TEMPLATE}'")
+          f"belly points in the box hole, {len(pairs)} colour pairs, '{args.template}'")
     print("| part | follows its word (chance 0.5) [95 %] | shift towards the named colour, ΔE |")
     print("|---|---|---|")
     for key in ("head", "belly", "both"):

@@ -77,7 +77,8 @@ def test_part_swap_gives_way_where_it_cannot_tell_the_part():
 def toy_dataset(tmp_path) -> RecordDataset:
     path = tmp_path / "bird.png"
     Image.fromarray(red_bird()).save(path)
-    recs = [Record(path, ["a red crown and a red belly"], key=str(i), bbox=META["bbox"],
+    captions = ["a red bird", "a red crown and a red belly"]
+    recs = [Record(path, captions, key=str(i), bbox=META["bbox"],
                    parts={"crown": (32.0, 14.0), "belly": (32.0, 46.0)}) for i in range(4)]
     return RecordDataset(recs, 64, masks=parse_mask_spec("object", train=True),
                          vocab=Vocabulary.build(["a red yellow green blue orange purple crown "
@@ -93,7 +94,8 @@ def test_dataset_makes_part_swaps_deterministically_and_keeps_runs_without_them(
     ds.part_swap = 1.0
     for i in range(4):
         item = ds[i]
-        assert item["caption"].count("red") == 1, item["caption"]
+        # the caption that names a part's colour is the one chosen, one phrase of it swapped
+        assert item["caption"].count("red") == 1 and "crown" in item["caption"], item["caption"]
         assert torch.equal(item["image"], ds[i]["image"])  # a pure function of the item
         # the swap's new colour word is what the hole needs (loss.demand_swap)
         assert item["swap_words"].sum() == 1

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from .colour_swap import colour_swap, colour_words_in
-from .part_swap import part_swap
+from .part_swap import colour_phrases, part_swap
 from .text import DEFAULT_MAX_LEN, Vocabulary, tokenize
 
 log = logging.getLogger(__name__)
@@ -235,6 +235,10 @@ class RecordDataset(Dataset):
         if swapping and rng.random() < self.colour_swap:
             swapped = None
             if self.part_swap > 0 and rng.random() < self.part_swap:
+                # Most captions name no part's colour: a part swap takes one of the image's
+                # captions that does (CUB has ten per image), so the share means what it says.
+                named = [c for c in rec.captions if colour_phrases(c)] or [caption]
+                caption = original_caption = named[int(rng.integers(len(named)))]
                 swapped = part_swap(pixels, caption, rng, meta)
             pixels, caption = swapped or colour_swap(pixels, caption, rng, meta.get("bbox"))
         sample = make_sample(pixels, caption, self.vocab, self.max_len, self.masks, rng, meta,
