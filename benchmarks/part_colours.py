@@ -62,11 +62,21 @@ def region_ab(lab: torch.Tensor, weights: torch.Tensor) -> np.ndarray:
     return ((lab[1:].double() * weights).sum(dim=(1, 2)) / weights.sum()).numpy()
 
 
-def fill(model, image: torch.Tensor, hole: torch.Tensor, caption: str) -> torch.Tensor:
-    """The composited fill of a batch for one caption, as CIELab."""
+def fill(model, image: torch.Tensor, hole: torch.Tensor, caption: str, colours: tuple[str, str]
+         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The composited fill of a batch for one caption, as CIELab, and the last word-attention
+    map of each of the two ``colours``' words, B×2×H×W at the image's size (None without)."""
     tokens, lengths = model.encode_text([caption] * image.shape[0])
-    out = model(image, hole, tokens, lengths)["final"]
-    return control.to_lab(metrics.to_unit(image * (1 - hole) + out * hole))
+    out = model(image, hole, tokens, lengths)
+    lab = control.to_lab(metrics.to_unit(image * (1 - hole) + out["final"] * hole))
+    attention = out.get("word_attention")
+    ids = [model.vocab.stoi.get(c) for c in colours]
+    if attention is None or None in ids:
+        return lab, None
+    position = [int((tokens[0] == i).nonzero()[0]) for i in ids]
+    maps = torch.nn.functional.interpolate(attention[:, position].float(), size=hole.shape[-2:],
+                                           mode="bilinear", align_corners=False)
+    return lab, maps
 
 
 def main() -> None:
@@ -89,6 +99,8 @@ def main() -> None:
     pairs = list(itertools.combinations(palette, 2))
     scores = {key: [] for key in ("head", "belly", "both")}
     shifts = {"head": [], "belly": []}
+    binding: list[float] = []
+    level: list[float] = []  # a colour word's mean attention at the two parts
     shown: list[tuple[np.ndarray, list[np.ndarray]]] = []
     used = 0
     for batch in DataLoader(evalset.dataset, batch_size=8, collate_fn=collate):
@@ -102,8 +114,17 @@ def main() -> None:
         image, hole = image[keep], hole[keep]
         regions = [regions[i] for i in keep]
         used += len(keep)
-        labs = {(a, b): fill(model, image, hole, args.template.format(head=a, belly=b))
-                for a, b in itertools.permutations(palette, 2)}
+        filled = {(a, b): fill(model, image, hole, args.template.format(head=a, belly=b), (a, b))
+                  for a, b in itertools.permutations(palette, 2)}
+        labs = {key: lab for key, (lab, _) in filled.items()}
+        for maps in (m for _, m in filled.values() if m is not None):
+            for i, (head, belly) in enumerate(regions):
+                # the head's colour word read more at the head than at the belly, and the
+                # belly's at the belly: 0 when every hole region reads the words alike
+                at = [[float((maps[i, k] * r[0]).sum() / r.sum()) for r in (head, belly)]
+                      for k in range(2)]
+                binding.append(((at[0][0] - at[0][1]) + (at[1][1] - at[1][0])) / 2)
+                level.append(float(np.mean(at)))
         for c1, c2 in pairs:
             towards = dirs[c1] - dirs[c2]
             towards = towards / np.linalg.norm(towards)
@@ -131,6 +152,12 @@ def main() -> None:
         mean, low, high = _interval(np.asarray(scores[key]))
         shift = f"{np.mean(shifts[key]):+.1f}" if key in shifts else "–"
         print(f"| {key} | {mean:.3f} [{low:.3f}, {high:.3f}] | {shift} |")
+    if binding:
+        mean, low, high = _interval(np.asarray(binding) * 100)
+        print(f"attention binding (each colour word's attention at its own part minus at the "
+              f"other part, percentage points of the softmax over words): {mean:+.2f} "
+              f"[{low:+.2f}, {high:+.2f}]; a colour word's mean attention there "
+              f"{100 * np.mean(level):.1f}")
     if args.picture:
         _write_picture(args.picture, shown, list(itertools.permutations(palette, 2)))
 
