@@ -3,7 +3,8 @@
 A whole-bird colour swap (:mod:`.colour_swap`) teaches that the caption decides the bird's
 colour, but not which part a colour word belongs to: every word of the swapped colour moves
 together. Asked for "a bright red head and a bright blue belly", a model trained so paints
-one blob of one colour, mostly the stronger or the later word's (``benchmarks/part_colours.py``). In CUB's training
+one blob of one colour, mostly the stronger or the later word's
+(``benchmarks/part_colours.py``). In CUB's training
 classes the colour of the head follows from the colour of the body, so nothing forces the
 words that name a part to act on that part. A part swap takes a caption's colour word that
 describes a part ("a **red** crown", "its **yellow** breast"), moves that colour's pixels to
