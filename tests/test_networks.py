@@ -11,7 +11,9 @@ import yaml
 from torch.nn.utils.parametrize import is_parametrized
 
 from textinpaint.config import ConfigError, from_dict
-from textinpaint.nn.attention import NonLocalAttention, WordAttention, WordDemand
+from textinpaint.errors import UserError
+from textinpaint.model_folder import load_weights, save_weights
+from textinpaint.nn.attention import NonLocalAttention, WordAttention, WordDemand, hole_position
 from textinpaint.nn.conditioning import ConditioningAugmentation, kl_loss
 from textinpaint.nn.discriminator import DiscriminatorConfig, PatchDiscriminator
 from textinpaint.nn.fusion import FusionBlock, resize_image, resize_mask
@@ -324,6 +326,40 @@ def test_word_attention_masks_padding_and_empty_captions():
     words2 = words.clone()
     words2[0, :, 4] = 100
     assert torch.equal(layer(image, words2, word_mask)[0][0], context[0])
+
+
+def test_hole_position_places_each_cell_in_the_holes_box():
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[0, :, 8:24, 4:12] = 1  # rows 8..24, columns 4..12
+    where = hole_position(mask, (4, 4))  # cells of 8 pixels: centres 4, 12, 20, 28
+    assert where.shape == (2, 3, 4, 4)
+    assert torch.allclose(where[0, 0, :, 0], torch.tensor([-1.5, -0.5, 0.5, 1.5]))
+    assert torch.allclose(where[0, 1, 0], torch.tensor([-1.0, 1.0, 2.0, 2.0]))  # clipped at 2
+    assert torch.equal(where[0, 2], resize_mask(mask[:1], (4, 4))[0, 0])
+    # no hole: the frame is the box
+    assert torch.allclose(where[1, 0, :, 0], torch.tensor([-0.75, -0.25, 0.25, 0.75]))
+    assert where[1, 2].sum() == 0
+
+
+def test_word_attention_position_starts_as_the_model_it_extends(tmp_path):
+    """The hole-position term is zero at first, so a trained generator loaded into one with
+    it (``load_weights(new=...)``) answers exactly as before; once trained, the top and the
+    bottom of a hole read different words."""
+    torch.manual_seed(0)
+    plain = InpaintGenerator(TINY).eval()
+    with_position = InpaintGenerator(small(word_attention_position=True)).eval()
+    save_weights(plain, tmp_path / "g.safetensors")
+    with pytest.raises(UserError, match="missing"):
+        load_weights(with_position, tmp_path / "g.safetensors")
+    load_weights(with_position, tmp_path / "g.safetensors", new=r"\.where\.")
+    inputs = batch(32, lengths=(5, 3))
+    with torch.no_grad():
+        assert torch.equal(plain(*inputs)["final"], with_position(*inputs)["final"])
+        for module in with_position.modules():
+            if isinstance(module, WordAttention) and module.where is not None:
+                module.where.weight.normal_()
+        attention = with_position(*inputs)["word_attention"][0]
+    assert not torch.allclose(attention[:, 0], attention[:, -1], atol=1e-4)
 
 
 def test_word_demand_weights_are_zero_on_padding_and_start_as_identity():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,14 +69,21 @@ def read_config(folder: Path) -> dict[str, Any]:
     return data
 
 
-def load_weights(module: torch.nn.Module, path: Path, dtype: torch.dtype | None = None) -> None:
-    """Load safetensors weights into ``module``; a mismatch is a clear error naming the file."""
+def load_weights(module: torch.nn.Module, path: Path, dtype: torch.dtype | None = None,
+                 new: str | None = None) -> None:
+    """Load safetensors weights into ``module``; a mismatch is a clear error naming the file.
+
+    ``new``: a regular expression naming parameters the file may lack (a part added to a
+    trained network, initialised so that it changes nothing); they keep their values.
+    """
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError) as exc:
         raise UserError(f"cannot read weights '{path}' ({exc})") from None
     ref = module.state_dict()
     state = {k: v.to(ref[k].dtype) if k in ref else v for k, v in state.items()}
+    if new:
+        state.update({k: v for k, v in ref.items() if k not in state and re.search(new, k)})
     missing = sorted(set(ref) - set(state))
     unexpected = sorted(set(state) - set(ref))
     shapes = sorted(k for k in set(ref) & set(state) if ref[k].shape != state[k].shape)

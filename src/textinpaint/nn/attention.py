@@ -39,6 +39,35 @@ def masked_softmax(scores: Tensor, mask: Tensor, dim: int = -1) -> Tensor:
     return torch.softmax(scores, dim=dim) * mask
 
 
+def hole_position(mask: Tensor, size: tuple[int, int]) -> Tensor:
+    """Where each position of a ``size`` grid lies in its image's hole: ``B×3×h×w``, the
+    row and column across the hole's bounding box (-1 at its top/left edge, +1 at its
+    bottom/right, beyond outside it, clipped to ±2) and whether the position is in the hole.
+
+    ``mask`` is ``B×1×H×W`` with 1 = hole; an image without a hole counts its whole frame as
+    the box.
+    """
+    from .fusion import resize_mask
+
+    height, width = mask.shape[-2:]
+    hole = mask[:, 0] > 0.5
+    axes = []
+    for along, full, cells in ((hole.any(dim=2), height, size[0]), (hole.any(dim=1), width,
+                                                                     size[1])):
+        index = torch.arange(full, device=mask.device)
+        first = torch.where(along, index, full).amin(dim=1).float()
+        last = torch.where(along, index, -1).amax(dim=1).float() + 1
+        empty = last <= first
+        first, last = torch.where(empty, 0.0, first), torch.where(empty, float(full), last)
+        centres = (torch.arange(cells, device=mask.device) + 0.5) * full / cells
+        axes.append(((centres[None] - (first + last)[:, None] / 2)
+                     / ((last - first)[:, None] / 2)).clamp(-2, 2))
+    rows, cols = axes
+    grid = torch.stack([rows[:, :, None].expand(-1, -1, size[1]),
+                        cols[:, None, :].expand(-1, size[0], -1)], dim=1)
+    return torch.cat([grid.to(mask.dtype), resize_mask(mask, size)], dim=1)
+
+
 class WordAttention(nn.Module):
     """AttnGAN's word attention: each image position attends over the caption's words.
 
@@ -47,20 +76,34 @@ class WordAttention(nn.Module):
     ``1/sqrt(C)`` (AttnGAN leaves it unscaled; the scaling keeps the softmax out of saturation
     at initialisation for wide features), softmax over the real words.
 
+    With ``position``, a 1×1 convolution of the position's place in the hole
+    (:func:`hole_position`) is added to each query, so that the top of a hidden bird can read
+    other words than its bottom: features inside a hole all come from the same surroundings
+    and otherwise read the same words everywhere (``benchmarks/part_colours.py``). It starts at
+    zero, so a trained model fine-tuned with it begins as it was.
+
     Args:
         image_channels: C, channels of the image feature that queries.
         word_dim: D, channels of the word features.
+        position: add the hole-position term to the queries.
     """
 
-    def __init__(self, image_channels: int, word_dim: int):
+    def __init__(self, image_channels: int, word_dim: int, position: bool = False):
         super().__init__()
         self.project = nn.Conv1d(word_dim, image_channels, kernel_size=1, bias=False)
         self.scale = 1.0 / math.sqrt(image_channels)
+        self.where = None
+        if position:
+            self.where = nn.Conv2d(3, image_channels, kernel_size=1)
+            nn.init.zeros_(self.where.weight)
+            nn.init.zeros_(self.where.bias)
 
     def forward(
-        self, image: Tensor, words: Tensor, word_mask: Tensor | None = None
+        self, image: Tensor, words: Tensor, word_mask: Tensor | None = None,
+        where: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """Return ``(context B×C×H×W, attention B×T×H×W)``.
+        """Return ``(context B×C×H×W, attention B×T×H×W)``; ``where`` is
+        :func:`hole_position` at the image's size (used with ``position`` only).
 
         ``attention`` sums to 1 over the real words at every position and is exactly 0 on
         padding; for a caption of length 0 both outputs are zeros.
@@ -68,7 +111,8 @@ class WordAttention(nn.Module):
         b, c, h, w = image.shape
         mask = full_word_mask(words, word_mask)
         keys = self.project(words)  # B×C×T
-        queries = image.flatten(2).transpose(1, 2)  # B×HW×C
+        query_map = image if self.where is None or where is None else image + self.where(where)
+        queries = query_map.flatten(2).transpose(1, 2)  # B×HW×C
         attn = masked_softmax(torch.bmm(queries, keys) * self.scale, mask[:, None, :])  # B×HW×T
         context = torch.bmm(keys, attn.transpose(1, 2)).view(b, c, h, w)
         return context, attn.transpose(1, 2).reshape(b, -1, h, w)

@@ -27,7 +27,13 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ConfigError, check_choice
-from .attention import WORD_DEMAND_NORMS, NonLocalAttention, WordAttention, WordDemand
+from .attention import (
+    WORD_DEMAND_NORMS,
+    NonLocalAttention,
+    WordAttention,
+    WordDemand,
+    hole_position,
+)
 from .conditioning import ConditioningAugmentation
 from .fusion import FusionBlock, resize_mask
 from .prefill import PREFILLS, prefill
@@ -102,6 +108,8 @@ class GeneratorConfig:
     cond_dim: int = 100
     sentence_level: int = -1
     word_attention_levels: list[int] = field(default_factory=lambda: [4, 3])
+    # The word attention's queries also read where they are in the hole (nn/attention.py).
+    word_attention_position: bool = False
     use_word_demand: bool = True
     word_demand_norm: str = "sigmoid"
     use_refine: bool = True
@@ -206,6 +214,7 @@ class _Stage(nn.Module):
         cond_dim: int = 0,
         word_levels: tuple[int, ...] = (),
         word_dim: int = 0,
+        word_position: bool = False,
         attention_level: int | None = None,
         fusion_levels: tuple[int, ...] = (),
         fusion_hidden: int = 16,
@@ -240,7 +249,7 @@ class _Stage(nn.Module):
             if level == L and sentence_level == L:
                 width += cond_dim
             if level in word_levels:
-                self.word_attn[key] = WordAttention(ch[level], word_dim)
+                self.word_attn[key] = WordAttention(ch[level], word_dim, word_position)
                 width += ch[level]
             fed_back = 0
             if level in fusion_levels:
@@ -293,7 +302,9 @@ class _Stage(nn.Module):
             if level == L and self.sentence_level == L:
                 parts.append(_broadcast(cond, h))
             if key in self.word_attn:
-                context, out["attention"] = self.word_attn[key](h, words, word_mask)
+                attend = self.word_attn[key]
+                where = None if attend.where is None else hole_position(mask, h.shape[-2:])
+                context, out["attention"] = attend(h, words, word_mask, where)
                 parts.append(context)
             z = torch.cat(parts, dim=1)
             if key in self.fusion:
@@ -362,6 +373,7 @@ class InpaintGenerator(nn.Module):
             cfg.bottleneck_blocks, cfg.norm, stem=cfg.stem,
             sentence_level=sentence_level if text else None, cond_dim=cfg.cond_dim,
             word_levels=word_levels, word_dim=cfg.word_dim,
+            word_position=cfg.word_attention_position,
             **({} if cfg.use_refine else last_parts),
         )  # fmt: skip
         self.demand_level = max(1, max(word_levels, default=1))
@@ -376,7 +388,7 @@ class InpaintGenerator(nn.Module):
                 cfg.refine_base_channels, cfg.refine_max_channels, cfg.refine_num_levels,
                 cfg.refine_bottleneck_blocks, cfg.norm, stem=cfg.refine_stem,
                 word_levels=word_levels if cfg.refine_word_attention else (),
-                word_dim=cfg.word_dim, **last_parts,
+                word_dim=cfg.word_dim, word_position=cfg.word_attention_position, **last_parts,
             )  # fmt: skip
 
     def _text(self, image: Tensor, words, sentence, word_mask):

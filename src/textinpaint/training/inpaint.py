@@ -194,7 +194,9 @@ class InpaintTrainer:
             raise UserError(f"train.init_generator: '{folder}' holds no generator.safetensors; "
                             "give a model folder written by 'textinpaint train'")
         try:
-            load_weights(self.G, path, dtype=torch.float32)
+            # a hole-position term the folder's generator lacks starts at zero (nn/attention.py)
+            new = r"\.where\." if self.G.cfg.word_attention_position else None
+            load_weights(self.G, path, dtype=torch.float32, new=new)
         except UserError as exc:
             raise UserError(f"train.init_generator: {exc}; keep that model's generator "
                             "settings") from None
