@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader
 from textinpaint.data import collate
 from textinpaint.evaluation import control, metrics
 from textinpaint.evaluation.evalset import build_eval_set
+from textinpaint.evaluation.paired import bootstrap_mean
 from textinpaint.model_folder import load_model
 
 TEMPLATE = "this bird has a bright {head} head and a bright {belly} belly"
@@ -166,10 +167,9 @@ def _credit(shift: float, tol: float = 1e-6) -> float:
     return 1.0 if shift > tol else 0.5 if shift >= -tol else 0.0
 
 
-def _interval(values: np.ndarray, n_boot: int = 2000) -> tuple[float, float, float]:
-    rng = np.random.default_rng(0)
-    boots = rng.choice(values, size=(n_boot, len(values))).mean(axis=1)
-    return float(values.mean()), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
+def _interval(values: np.ndarray) -> tuple[float, float, float]:
+    stat = bootstrap_mean(values, seed=0, resamples=2000)
+    return stat["mean"], stat["lo"], stat["hi"]
 
 
 def _uint8(x: torch.Tensor) -> np.ndarray:

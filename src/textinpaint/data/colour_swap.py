@@ -54,7 +54,7 @@ def _references() -> dict[str, tuple[float, float, float]]:
     return out
 
 
-def _smoothstep(low: float, high: float, x: np.ndarray) -> np.ndarray:
+def smoothstep(low: float, high: float, x: np.ndarray) -> np.ndarray:
     t = np.clip((x - low) / (high - low), 0.0, 1.0)
     return t * t * (3 - 2 * t)
 
@@ -108,7 +108,7 @@ def _colour_weight(chroma: np.ndarray, hue: np.ndarray, colour: str) -> np.ndarr
     """How much each pixel (its OKLab chroma and hue) counts as ``colour``: near its hue
     and colourful (0..1)."""
     distance = np.abs(np.angle(np.exp(1j * (hue - _references()[colour][2]))))
-    return (1 - _smoothstep(HUE_INNER, HUE_OUTER, distance)) * _smoothstep(
+    return (1 - smoothstep(HUE_INNER, HUE_OUTER, distance)) * smoothstep(
         CHROMA_LOW, CHROMA_HIGH, chroma)
 
 
@@ -147,6 +147,15 @@ def background_share(pixels: np.ndarray, colour: str,
     return _share(_band_chroma_hue(pixels, box), colour)
 
 
+def own_colours(pixels: np.ndarray, colours: list[str],
+                box: tuple[float, float, float, float] | None) -> list[str]:
+    """Those of ``colours`` that the band around the bird's grown box does not share
+    (:func:`background_share` at most :data:`RING_SHARE_MAX`): a swap may move them without
+    repainting the box's background. All of them without a box."""
+    band = _band_chroma_hue(pixels, box) if colours else None  # converted once
+    return [c for c in colours if _share(band, c) <= RING_SHARE_MAX]
+
+
 def swap_caption(caption: str, source: str, target: str) -> str:
     """The caption with every whole-word ``source`` replaced by ``target`` (any case), and
     an "a"/"an" before it agreeing with the new word ("a red beak" → "an orange beak")."""
@@ -170,8 +179,7 @@ def colour_swap(pixels: np.ndarray, caption: str, rng: np.random.Generator,
     back unchanged with its pixels."""
     named = colour_words_in(caption)
     free = [c for c in SWAP_COLOURS if c not in named]
-    band = _band_chroma_hue(pixels, box) if named and free else None  # converted once
-    own = [c for c in named if _share(band, c) <= RING_SHARE_MAX]
+    own = own_colours(pixels, named, box) if free else []
     if not own or not free:
         return pixels, caption
     source = own[int(rng.integers(len(own)))]

@@ -499,7 +499,7 @@ class PartMask(MaskGenerator):
         return isinstance(meta, dict) and meta.get("parts") is not None
 
     def _draw(self, height, width, rng, meta):
-        visible = _visible_parts(meta)
+        visible = visible_parts(meta)
         points = self._choose_points(visible, rng)
         if isinstance(meta, dict):
             meta["mask_fallback"] = not points
@@ -523,7 +523,7 @@ class PartMask(MaskGenerator):
         return [visible[p] for p in PART_GROUPS[group] if p in visible]
 
 
-def _visible_parts(meta: dict | None) -> dict[str, tuple[float, float]]:
+def visible_parts(meta: dict | None) -> dict[str, tuple[float, float]]:
     """``meta["parts"]`` with names normalised to parts.txt spelling (spaces, lower case)."""
     if not isinstance(meta, dict) or not meta.get("parts"):
         return {}

@@ -20,15 +20,8 @@ import re
 
 import numpy as np
 
-from .colour_swap import (
-    RING_SHARE_MAX,
-    SWAP_COLOURS,
-    _band_chroma_hue,
-    _share,
-    _smoothstep,
-    colour_words_in,
-    recolour_weighted,
-)
+from .colour_swap import SWAP_COLOURS, colour_words_in, own_colours, recolour_weighted, smoothstep
+from .masks import visible_parts
 
 # Caption nouns -> the CUB part points (parts/parts.txt names) around which a swap recolours.
 PART_WORDS: dict[str, tuple[str, ...]] = {
@@ -86,7 +79,7 @@ def part_window(height: int, width: int, points: list[tuple[float, float]]) -> n
     window = np.zeros((height, width))
     for x, y in points:
         distance = np.hypot(xs - (x + 0.5), ys - (y + 0.5)) / side
-        window = np.maximum(window, 1 - _smoothstep(INNER, OUTER, distance))
+        window = np.maximum(window, 1 - smoothstep(INNER, OUTER, distance))
     return window
 
 
@@ -98,16 +91,14 @@ def part_swap(pixels: np.ndarray, caption: str, rng: np.random.Generator, meta: 
 
     ``pixels`` H×W×3 uint8; ``meta`` the item's ``bbox`` and visible ``parts`` in pixels.
     """
-    if not isinstance(meta, dict) or not meta.get("parts"):
-        return None
-    parts = {str(k).replace("_", " ").lower(): v for k, v in meta["parts"].items() if v is not None}
+    parts = visible_parts(meta)
     named = colour_words_in(caption)
     free = [c for c in SWAP_COLOURS if c not in named]
     phrases = [p for p in colour_phrases(caption) if any(q in parts for q in PART_WORDS[p[1]])]
     if not free or not phrases:
         return None
-    band = _band_chroma_hue(pixels, meta.get("bbox"))
-    phrases = [p for p in phrases if _share(band, p[0]) <= RING_SHARE_MAX]
+    own = own_colours(pixels, sorted({p[0] for p in phrases}), meta.get("bbox"))
+    phrases = [p for p in phrases if p[0] in own]
     if not phrases:
         return None
     source, part, (start, end) = phrases[int(rng.integers(len(phrases)))]

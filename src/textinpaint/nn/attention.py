@@ -39,6 +39,11 @@ def masked_softmax(scores: Tensor, mask: Tensor, dim: int = -1) -> Tensor:
     return torch.softmax(scores, dim=dim) * mask
 
 
+# The parameters ``WordAttention(position=True)`` adds, as a pattern over a network's names:
+# a trained generator without them can be loaded into one with them (they start at zero).
+POSITION_PARAMS = r"\.where\."
+
+
 def hole_position(mask: Tensor, size: tuple[int, int]) -> Tensor:
     """Where each position of a ``size`` grid lies in its image's hole: ``B×3×h×w``, the
     row and column across the hole's bounding box (-1 at its top/left edge, +1 at its

@@ -60,6 +60,7 @@ from ..losses.reconstruction import (
 )
 from ..losses.structure import pyramid_structure_loss
 from ..model_folder import Damsm, load_damsm, load_weights, save_model, write_json
+from ..nn.attention import POSITION_PARAMS
 from ..nn.conditioning import kl_loss
 from ..nn.discriminator import PatchDiscriminator
 from ..nn.generator import InpaintGenerator, count_parameters
@@ -195,7 +196,7 @@ class InpaintTrainer:
                             "give a model folder written by 'textinpaint train'")
         try:
             # a hole-position term the folder's generator lacks starts at zero (nn/attention.py)
-            new = r"\.where\." if self.G.cfg.word_attention_position else None
+            new = POSITION_PARAMS if self.G.cfg.word_attention_position else None
             load_weights(self.G, path, dtype=torch.float32, new=new)
         except UserError as exc:
             raise UserError(f"train.init_generator: {exc}; keep that model's generator "
