@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from .colour_swap import colour_swap, colour_words_in
+from .part_binding import binding_maps
 from .part_swap import colour_phrases, part_swap
 from .text import DEFAULT_MAX_LEN, Vocabulary, tokenize
 
@@ -130,6 +131,9 @@ class RecordDataset(Dataset):
         self.colour_swap = 0.0
         # Share of those swaps that recolour one named part only (data/part_swap.py).
         self.part_swap = 0.0
+        # Side of the part-binding maps each training item carries (data/part_binding.py);
+        # 0 = none.
+        self.binding_size = 0
         self._sizes: dict[Path, tuple[int, int]] = {}
         self._pixels = self._load_cache(cache_dir or default_cache_dir()) if cache else None
 
@@ -246,6 +250,10 @@ class RecordDataset(Dataset):
         if swapping:
             sample.update(swap_evidence(original, pixels, original_caption, caption,
                                         sample["mask"][0], self.max_len))
+        if self.train and self.binding_size:
+            own, other = binding_maps(caption, meta, self.resolution, self.binding_size,
+                                      self.max_len)
+            sample.update(bind_own=torch.from_numpy(own), bind_other=torch.from_numpy(other))
         return sample
 
 

@@ -51,15 +51,17 @@ INNER, OUTER = 0.08, 0.12
 _WORD = re.compile(r"[a-z]+")
 
 
-def colour_phrases(caption: str) -> list[tuple[str, str, tuple[int, int]]]:
-    """(colour, part, (start, end) of the colour word in ``caption``) for every swap colour
-    that describes a part noun: ``"a red crown and blue wings"`` ->
+def colour_phrases(caption: str, colours: tuple[str, ...] = SWAP_COLOURS
+                   ) -> list[tuple[str, str, tuple[int, int]]]:
+    """(colour, part, (start, end) of the colour word in ``caption``) for every word of
+    ``colours`` (the swap colours by default) that describes a part noun:
+    ``"a red crown and blue wings"`` ->
     ``[("red", "head", (2, 5)), ("blue", "wings", (15, 19))]``."""
     text = caption.lower()
     words = list(_WORD.finditer(text))
     found = []
     for i, word in enumerate(words):
-        if word[0] not in SWAP_COLOURS:
+        if word[0] not in colours:
             continue
         for later in words[i + 1:i + 2 + MAX_GAP]:
             between = text[word.end():later.start()]

@@ -288,10 +288,11 @@ class _Stage(nn.Module):
         word_mask: Tensor | None = None,
     ) -> dict:
         """Run the decoder: ``fill``, ``scales``, ``alphas``, ``raws``, ``structure``,
-        ``attention``."""
+        ``attention`` (the finest word attention) and ``attentions`` (all of them)."""
         L = self.num_levels
         h = feats[L]
-        out = {"scales": [], "alphas": [], "raws": [], "structure": [], "attention": None}
+        out = {"scales": [], "alphas": [], "raws": [], "structure": [], "attention": None,
+               "attentions": []}
         for level in range(L, -1, -1):
             key = str(level)
             if level == self.attention_level:
@@ -305,6 +306,7 @@ class _Stage(nn.Module):
                 attend = self.word_attn[key]
                 where = None if attend.where is None else hole_position(mask, h.shape[-2:])
                 context, out["attention"] = attend(h, words, word_mask, where)
+                out["attentions"].append(out["attention"])
                 parts.append(context)
             z = torch.cat(parts, dim=1)
             if key in self.fusion:
@@ -347,7 +349,8 @@ class InpaintGenerator(nn.Module):
     * ``structure``: predicted Sobel maps ``B×6×h×w`` (coarsest first, channels ordered
       R dx, R dy, G dx, G dy, B dx, B dy, as :func:`textinpaint.losses.structure.sobel_gradients`);
     * ``word_attention``: ``B×T×h×w`` maps of the finest word-attention layer of the last stage
-      that has one (None without text); ``word_weights``: WDM weights ``B×T`` or None;
+      that has one (None without text); ``word_attentions``: every word-attention layer's
+      maps, coarse stage first (empty without text); ``word_weights``: WDM weights ``B×T`` or None;
     * ``mu``, ``logvar``: conditioning augmentation statistics, or None without text.
     """
 
@@ -434,6 +437,7 @@ class InpaintGenerator(nn.Module):
         out["coarse_raw"] = stage["fill"]
         out["coarse"] = known + stage["fill"] * mask
         out["word_attention"] = stage["attention"]
+        out["word_attentions"] = stage["attentions"]
         if self.refine is None:
             out["final_raw"], out["final"] = out["coarse_raw"], out["coarse"]
         else:
@@ -448,6 +452,7 @@ class InpaintGenerator(nn.Module):
             out["final"] = known + stage["fill"] * mask
             if stage["attention"] is not None:
                 out["word_attention"] = stage["attention"]
+            out["word_attentions"] = out["word_attentions"] + stage["attentions"]
         out["scales"] = stage["scales"][:-1] + [out["final"]]
         out["alphas"], out["raws"] = stage["alphas"], stage["raws"]
         out["structure"] = stage["structure"]

@@ -43,6 +43,7 @@ from ..config import to_dict
 from ..data import build_dataset, collate, parse_dataset_spec
 from ..errors import UserError
 from ..losses.adversarial import feature_matching_l1, get_gan_loss
+from ..losses.binding import part_binding_loss
 from ..losses.damsm import (
     hole_word_demand,
     sentence_loss,
@@ -232,15 +233,27 @@ class InpaintTrainer:
             if dataset.part_swap and not any(rec.parts for rec in dataset.records):
                 log.warning("train.part_swap: '%s' has no part points, so every swap "
                             "recolours the whole bird", self.dataset_spec)
+        if self.cfg.loss.part_binding > 0:
+            if not hasattr(dataset, "binding_size"):
+                raise UserError(f"loss.part_binding needs a file dataset with part points; "
+                                f"'{self.dataset_spec}' draws its scenes: set loss.part_binding=0")
+            dataset.binding_size = max(1, self.cfg.resolution // 8)
+            if not any(rec.parts for rec in dataset.records):
+                log.warning("loss.part_binding: '%s' has no part points, so the term is always "
+                            "0", self.dataset_spec)
         return dataset
 
     def _resident_data(self, use_gpu: bool) -> ResidentData | None:
         t = self.cfg.train
-        if t.colour_swap > 0 and t.data == "device":
-            # resident pixels are fixed once; a swap recolours each item as it is drawn
-            raise UserError("train.colour_swap recolours items as the loader draws them: "
+        # resident pixels are fixed once; a swap recolours each item as it is drawn, and the
+        # part-binding maps are drawn with its caption
+        per_item = {"train.colour_swap": t.colour_swap, "loss.part_binding":
+                    self.cfg.loss.part_binding}
+        per_item = [name for name, value in per_item.items() if value > 0]
+        if per_item and t.data == "device":
+            raise UserError(f"{per_item[0]} is drawn by the loader for each item: "
                             "set train.data=loader (or auto)")
-        if t.data == "loader" or (t.data == "auto" and (not use_gpu or t.colour_swap > 0)):
+        if t.data == "loader" or (t.data == "auto" and (not use_gpu or per_item)):
             return None
         if use_gpu and self.cfg.generator.prefill in ("telea", "ns"):
             log.warning("generator.prefill=%s runs OpenCV on the CPU every step; "
@@ -390,12 +403,17 @@ class InpaintTrainer:
             if lc.demand and out["word_weights"] is not None:
                 terms["demand"] = self._demand_loss(batch, image, mask, words, word_mask,
                                                     out["word_weights"].float())
+            if lc.part_binding and "bind_own" in batch:
+                terms["part_binding"] = part_binding_loss(
+                    out["word_attentions"], batch["bind_own"].to(self.device),
+                    batch["bind_other"].to(self.device), mask)
             if lc.kl and out["mu"] is not None:
                 terms["kl"] = kl_loss(out["mu"].float(), out["logvar"].float())
         weights = {"rec": 1.0, "seam": lc.seam, "multiscale": lc.multiscale, "raw": lc.raw,
                    "structure": lc.structure, "tga": lc.tga, "matching": lc.matching,
                    "demand": lc.demand, "chroma": lc.chroma, "swap_chroma": lc.swap_chroma,
-                   "kl": lc.kl, "adversarial": lc.adversarial, "feature_match": lc.feature_match}
+                   "part_binding": lc.part_binding, "kl": lc.kl, "adversarial": lc.adversarial,
+                   "feature_match": lc.feature_match}
         g_loss = sum(weights[k] * v for k, v in terms.items())
         # Remembered on the device, checked by read_terms: a check here would wait every step.
         self._finite &= torch.isfinite(g_loss.detach()) & torch.isfinite(d_loss.detach())

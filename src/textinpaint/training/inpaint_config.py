@@ -45,6 +45,10 @@ class LossConfig:
     discriminator's loss on real photos read with their caption's colour word changed, as
     fakes, this many times its main loss (a matching-aware critic, GAN-INT-CLS; needs
     ``discriminator.use_sentence``; see :mod:`~textinpaint.training.colour_mismatch`);
+    ``part_binding``: cross-entropy of every word-attention layer, inside the hole, against
+    where the caption's part-colour words belong ("a **red** crown": read near the head's
+    CUB points, not near the other parts'; needs part points, file datasets; see
+    :func:`~textinpaint.losses.binding.part_binding_loss`);
     ``kl``: conditioning augmentation's KL term.
     """
 
@@ -70,6 +74,7 @@ class LossConfig:
     gan: str = "ralsgan"
     feature_match: float = 0.0
     d_colour_mismatch: float = 0.0
+    part_binding: float = 0.0
     kl: float = 1.0
     gamma1: float = 4.0
     gamma2: float = 5.0
@@ -78,7 +83,7 @@ class LossConfig:
     def __post_init__(self):
         check_ranges(self, "loss.", positive=("seam_px",), non_negative=(
             "seam", "demand", "demand_swap", "swap_chroma", "feature_match", "chroma",
-            "d_colour_mismatch"))
+            "d_colour_mismatch", "part_binding"))
         check_choice("loss.demand_target", self.demand_target, DEMAND_TARGETS)
 
 
@@ -202,6 +207,9 @@ class InpaintConfig:
             raise ConfigError("config key 'loss.d_colour_mismatch' shows the discriminator photos "
                               "with a changed caption: set discriminator.use_sentence=true (with "
                               "generator.use_text) or loss.d_colour_mismatch=0")
+        if self.loss.part_binding and not g.use_text:
+            raise ConfigError("config key 'loss.part_binding' trains the word attention: set "
+                              "generator.use_text=true or loss.part_binding=0")
         if self.loss.swap_chroma and not self.train.colour_swap:
             raise ConfigError("config key 'loss.swap_chroma' weighs the colours of colour-swapped "
                               "items: set train.colour_swap above 0, or loss.swap_chroma=0")
