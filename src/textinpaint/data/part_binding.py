@@ -52,8 +52,9 @@ def binding_maps(caption: str, meta: dict | None, resolution: int, size: int, ma
              for colour, part, (start, _) in colour_phrases(caption, BINDING_COLOURS)
              if part in windows]
     for colour, part, position in bound:
-        if position >= max_len or tokens[position] != colour:
-            continue  # cut off by max_len, or a token boundary the phrase parser reads apart
+        if position >= min(max_len, len(tokens)) or tokens[position] != colour:
+            # cut off by max_len, or a word the tokenizer reads otherwise ("2red", "naïve")
+            continue
         same_colour = {p for c, p, _ in bound if c == colour}
         own[position] = np.maximum(own[position], windows[part])
         for group, window in windows.items():
