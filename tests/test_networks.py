@@ -17,7 +17,12 @@ from textinpaint.nn.attention import NonLocalAttention, WordAttention, WordDeman
 from textinpaint.nn.conditioning import ConditioningAugmentation, kl_loss
 from textinpaint.nn.discriminator import DiscriminatorConfig, PatchDiscriminator
 from textinpaint.nn.fusion import FusionBlock, resize_image, resize_mask
-from textinpaint.nn.generator import GeneratorConfig, InpaintGenerator, count_parameters
+from textinpaint.nn.generator import (
+    GeneratorConfig,
+    InpaintGenerator,
+    count_parameters,
+    zero_start_params,
+)
 from textinpaint.nn.prefill import prefill
 from textinpaint.nn.unet import InputSizeError
 
@@ -360,6 +365,37 @@ def test_word_attention_position_starts_as_the_model_it_extends(tmp_path):
                 module.where.weight.normal_()
         attention = with_position(*inputs)["word_attention"][0]
     assert not torch.allclose(attention[:, 0], attention[:, -1], atol=1e-4)
+
+
+def test_word_colour_head_starts_at_zero_and_colours_the_hole_only(tmp_path):
+    """The word-colour head is zero at first (a trained generator loads into one with it and
+    answers as before); once it has weights, the fill changes inside the hole only, and a
+    hole loss reaches the head of both stages."""
+    torch.manual_seed(0)
+    plain = InpaintGenerator(TINY).eval()
+    cfg = small(word_colour_head=True, word_attention_position=True)
+    coloured = InpaintGenerator(cfg).eval()
+    save_weights(plain, tmp_path / "g.safetensors")
+    with pytest.raises(UserError, match="missing"):
+        load_weights(coloured, tmp_path / "g.safetensors", new=r"\.where\.")
+    load_weights(coloured, tmp_path / "g.safetensors", new=zero_start_params(cfg))
+    image, mask, words, sentence, word_mask = inputs = batch(32, lengths=(5, 3))
+    with torch.no_grad():
+        before = coloured(*inputs)["final"]
+        assert torch.equal(plain(*inputs)["final"], before)
+    loss = (coloured(*inputs)["final_raw"] * mask).abs().mean() + (
+        coloured(*inputs)["coarse_raw"] * mask).abs().mean()
+    loss.backward()
+    heads = [(name, p) for name, p in coloured.named_parameters() if ".colour." in name]
+    assert {name.split(".")[0] for name, _ in heads} == {"coarse", "refine"}
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for _, p in heads)
+    with torch.no_grad():
+        for _, p in heads:
+            p.normal_()
+        after = coloured(*inputs)["final"]
+    known = mask.expand_as(image) == 0
+    assert torch.equal(after[known], before[known])
+    assert (after - before)[~known].abs().mean() > 1e-2
 
 
 def test_word_demand_weights_are_zero_on_padding_and_start_as_identity():

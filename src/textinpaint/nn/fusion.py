@@ -57,7 +57,7 @@ class FusionBlock(nn.Module):
         )
 
     def forward(
-        self, feature: Tensor, masked_image: Tensor, mask: Tensor
+        self, feature: Tensor, masked_image: Tensor, mask: Tensor, offset: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Return ``(completion, alpha, raw, blend)`` at the feature's spatial size.
 
@@ -66,10 +66,13 @@ class FusionBlock(nn.Module):
             masked_image: full-size ``image * (1 - mask)``, ``B×3×H×W``, or the generator's
                 classical first guess of the hole (``GeneratorConfig.prefill``).
             mask: full-size hole mask ``B×1×H×W`` (1 = hole).
+            offset: ``B×3×h×w`` added to the completion before its ``tanh`` (the generator's
+                word-colour head), or None.
         """
         size = tuple(feature.shape[-2:])
         known = resize_image(masked_image, size)
-        raw = torch.tanh(self.to_rgb(feature))
+        logits = self.to_rgb(feature)
+        raw = torch.tanh(logits if offset is None else logits + offset)
         alpha = self.alpha(torch.cat([known, resize_image(mask, size), raw], dim=1))
         blend = alpha * raw + (1 - alpha) * known
         hole = resize_mask(mask, size)

@@ -24,10 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ConfigError, check_choice
 from .attention import (
+    POSITION_PARAMS,
     WORD_DEMAND_NORMS,
     NonLocalAttention,
     WordAttention,
@@ -72,7 +74,10 @@ class GeneratorConfig:
     word attention, ``use_word_demand`` (MMFL's WDM, reading the coarse encoder at the coarsest
     word-attention level, at least 1) with ``word_demand_norm`` (``sigmoid``: independent
     word weights; ``softmax``: the words compete, see :class:`WordDemand`),
-    ``refine_word_attention`` (word attention in the refine stage too).
+    ``refine_word_attention`` (word attention in the refine stage too), ``word_colour_head``
+    (every word-attention layer's context, a 1×1 convolution to RGB, upsampled and added to
+    its stage's full-resolution fill before the final ``tanh``: a colour for each position
+    from the words attended there; it starts at zero, see :data:`COLOUR_PARAMS`).
 
     Refine stage (``use_refine``): ``refine_input`` (``mask``: coarse composite + mask;
     ``masked_image``: coarse composite + masked image, MMFL's 6 channels) and ``refine_*``
@@ -110,6 +115,8 @@ class GeneratorConfig:
     word_attention_levels: list[int] = field(default_factory=lambda: [4, 3])
     # The word attention's queries also read where they are in the hole (nn/attention.py).
     word_attention_position: bool = False
+    # Each position's attended words also colour that position's fill directly.
+    word_colour_head: bool = False
     use_word_demand: bool = True
     word_demand_norm: str = "sigmoid"
     use_refine: bool = True
@@ -176,6 +183,19 @@ class GeneratorConfig:
         return 2 ** max(self.num_levels, self.refine_num_levels if self.use_refine else 0)
 
 
+# Parameters of the parts that start at zero (the hole-position queries, the word-colour
+# head), as a pattern over a network's names: a trained generator without them loads into one
+# with them and computes what it did.
+COLOUR_PARAMS = r"\.colour\."
+
+
+def zero_start_params(cfg: GeneratorConfig) -> str | None:
+    """The pattern of the zero-start parameters ``cfg`` switches on, or None."""
+    parts = [pattern for pattern, on in ((POSITION_PARAMS, cfg.word_attention_position),
+                                         (COLOUR_PARAMS, cfg.word_colour_head)) if on]
+    return "|".join(parts) or None
+
+
 def _check_range(key: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         raise ConfigError(f"config key '{key}' must be between {low} and {high}, got {value}")
@@ -215,6 +235,7 @@ class _Stage(nn.Module):
         word_levels: tuple[int, ...] = (),
         word_dim: int = 0,
         word_position: bool = False,
+        word_colour: bool = False,
         attention_level: int | None = None,
         fusion_levels: tuple[int, ...] = (),
         fusion_hidden: int = 16,
@@ -241,6 +262,7 @@ class _Stage(nn.Module):
         )
         self.word_attn, self.fusion = nn.ModuleDict(), nn.ModuleDict()
         self.structure, self.ups = nn.ModuleDict(), nn.ModuleDict()
+        self.colour = nn.ModuleDict()
         self.head = None
         for level in range(L, -1, -1):
             key, width = str(level), ch[level]
@@ -251,6 +273,10 @@ class _Stage(nn.Module):
             if level in word_levels:
                 self.word_attn[key] = WordAttention(ch[level], word_dim, word_position)
                 width += ch[level]
+                if word_colour:
+                    self.colour[key] = nn.Conv2d(ch[level], 3, kernel_size=1)
+                    nn.init.zeros_(self.colour[key].weight)
+                    nn.init.zeros_(self.colour[key].bias)
             fed_back = 0
             if level in fusion_levels:
                 self.fusion[key] = FusionBlock(width, fusion_hidden)
@@ -293,6 +319,7 @@ class _Stage(nn.Module):
         h = feats[L]
         out = {"scales": [], "alphas": [], "raws": [], "structure": [], "attention": None,
                "attentions": []}
+        colours = []  # the word-colour head's maps, added to the fill at full resolution
         for level in range(L, -1, -1):
             key = str(level)
             if level == self.attention_level:
@@ -308,9 +335,12 @@ class _Stage(nn.Module):
                 context, out["attention"] = attend(h, words, word_mask, where)
                 out["attentions"].append(out["attention"])
                 parts.append(context)
+                if key in self.colour:
+                    colours.append(self.colour[key](context))
             z = torch.cat(parts, dim=1)
+            offset = _upsampled_sum(colours, z) if level == 0 and colours else None
             if key in self.fusion:
-                completion, alpha, raw, blend = self.fusion[key](z, masked_image, mask)
+                completion, alpha, raw, blend = self.fusion[key](z, masked_image, mask, offset)
                 out["scales"].append(completion)
                 out["alphas"].append(alpha)
                 out["raws"].append(raw)
@@ -325,8 +355,14 @@ class _Stage(nn.Module):
             if level > 0:
                 h = self.ups[key](torch.cat(parts, dim=1))
             elif self.head is not None:
-                out["fill"] = torch.tanh(self.head(z))
+                out["fill"] = torch.tanh(self.head(z) + (0 if offset is None else offset))
         return out
+
+
+def _upsampled_sum(maps: list[Tensor], like: Tensor) -> Tensor:
+    """The sum of ``maps`` (``B×3×h×w`` each), bilinearly upsampled to ``like``'s size."""
+    size = tuple(like.shape[-2:])
+    return sum(F.interpolate(m, size=size, mode="bilinear", align_corners=False) for m in maps)
 
 
 class InpaintGenerator(nn.Module):
@@ -376,7 +412,7 @@ class InpaintGenerator(nn.Module):
             cfg.bottleneck_blocks, cfg.norm, stem=cfg.stem,
             sentence_level=sentence_level if text else None, cond_dim=cfg.cond_dim,
             word_levels=word_levels, word_dim=cfg.word_dim,
-            word_position=cfg.word_attention_position,
+            word_position=cfg.word_attention_position, word_colour=cfg.word_colour_head,
             **({} if cfg.use_refine else last_parts),
         )  # fmt: skip
         self.demand_level = max(1, max(word_levels, default=1))
@@ -391,7 +427,8 @@ class InpaintGenerator(nn.Module):
                 cfg.refine_base_channels, cfg.refine_max_channels, cfg.refine_num_levels,
                 cfg.refine_bottleneck_blocks, cfg.norm, stem=cfg.refine_stem,
                 word_levels=word_levels if cfg.refine_word_attention else (),
-                word_dim=cfg.word_dim, word_position=cfg.word_attention_position, **last_parts,
+                word_dim=cfg.word_dim, word_position=cfg.word_attention_position,
+                word_colour=cfg.word_colour_head, **last_parts,
             )  # fmt: skip
 
     def _text(self, image: Tensor, words, sentence, word_mask):

@@ -61,10 +61,9 @@ from ..losses.reconstruction import (
 )
 from ..losses.structure import pyramid_structure_loss
 from ..model_folder import Damsm, load_damsm, load_weights, save_model, write_json
-from ..nn.attention import POSITION_PARAMS
 from ..nn.conditioning import kl_loss
 from ..nn.discriminator import PatchDiscriminator
-from ..nn.generator import InpaintGenerator, count_parameters
+from ..nn.generator import InpaintGenerator, count_parameters, zero_start_params
 from ..outputs import ensure_writable_dir
 from ..visualize import caption_grid
 from .checkpoint import (
@@ -196,9 +195,8 @@ class InpaintTrainer:
             raise UserError(f"train.init_generator: '{folder}' holds no generator.safetensors; "
                             "give a model folder written by 'textinpaint train'")
         try:
-            # a hole-position term the folder's generator lacks starts at zero (nn/attention.py)
-            new = POSITION_PARAMS if self.G.cfg.word_attention_position else None
-            load_weights(self.G, path, dtype=torch.float32, new=new)
+            # parts the folder's generator lacks start at zero (nn/generator.py)
+            load_weights(self.G, path, dtype=torch.float32, new=zero_start_params(self.G.cfg))
         except UserError as exc:
             raise UserError(f"train.init_generator: {exc}; keep that model's generator "
                             "settings") from None
