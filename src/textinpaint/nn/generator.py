@@ -183,14 +183,15 @@ class GeneratorConfig:
         return 2 ** max(self.num_levels, self.refine_num_levels if self.use_refine else 0)
 
 
-# Parameters of the parts that start at zero (the hole-position queries, the word-colour
-# head), as a pattern over a network's names: a trained generator without them loads into one
-# with them and computes what it did.
+# The word-colour head's parameters, as a pattern over a network's names (like the
+# hole-position queries' POSITION_PARAMS): they start at zero, so a trained generator without
+# them loads into one with them and computes what it did.
 COLOUR_PARAMS = r"\.colour\."
 
 
 def zero_start_params(cfg: GeneratorConfig) -> str | None:
-    """The pattern of the zero-start parameters ``cfg`` switches on, or None."""
+    """The pattern of the zero-start parameters ``cfg`` switches on (for
+    ``load_weights(new=...)``), or None."""
     parts = [pattern for pattern, on in ((POSITION_PARAMS, cfg.word_attention_position),
                                          (COLOUR_PARAMS, cfg.word_colour_head)) if on]
     return "|".join(parts) or None
