@@ -64,20 +64,22 @@ def region_ab(lab: torch.Tensor, weights: torch.Tensor) -> np.ndarray:
 
 
 def fill(model, image: torch.Tensor, hole: torch.Tensor, caption: str, colours: tuple[str, str]
-         ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The composited fill of a batch for one caption, as CIELab, and the last word-attention
-    map of each of the two ``colours``' words, B×2×H×W at the image's size (None without)."""
+         ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """The composited fill of a batch for one caption, as CIELab, the last word-attention map
+    of each of the two ``colours``' words, B×2×H×W at the image's size, and their word-demand
+    weights, B×2 (each None without)."""
     tokens, lengths = model.encode_text([caption] * image.shape[0])
     out = model(image, hole, tokens, lengths)
     lab = control.to_lab(metrics.to_unit(image * (1 - hole) + out["final"] * hole))
     attention = out.get("word_attention")
     ids = [model.vocab.stoi.get(c) for c in colours]
     if attention is None or None in ids:
-        return lab, None
+        return lab, None, None
     position = [int((tokens[0] == i).nonzero()[0]) for i in ids]
     maps = torch.nn.functional.interpolate(attention[:, position].float(), size=hole.shape[-2:],
                                            mode="bilinear", align_corners=False)
-    return lab, maps
+    weights = out.get("word_weights")
+    return lab, maps, None if weights is None else weights[:, position].float()
 
 
 def main() -> None:
@@ -102,6 +104,7 @@ def main() -> None:
     shifts = {"head": [], "belly": []}
     binding: list[float] = []
     level: list[float] = []  # a colour word's mean attention at the two parts
+    demand: list[torch.Tensor] = []  # word-demand weights of the head's and the belly's word
     shown: list[tuple[np.ndarray, list[np.ndarray]]] = []
     used = 0
     for batch in DataLoader(evalset.dataset, batch_size=8, collate_fn=collate):
@@ -117,8 +120,9 @@ def main() -> None:
         used += len(keep)
         filled = {(a, b): fill(model, image, hole, args.template.format(head=a, belly=b), (a, b))
                   for a, b in itertools.permutations(palette, 2)}
-        labs = {key: lab for key, (lab, _) in filled.items()}
-        for maps in (m for _, m in filled.values() if m is not None):
+        labs = {key: lab for key, (lab, _, _) in filled.items()}
+        demand += [w for _, _, w in filled.values() if w is not None]
+        for maps in (m for _, m, _ in filled.values() if m is not None):
             for i, (head, belly) in enumerate(regions):
                 # the head's colour word read more at the head than at the belly, and the
                 # belly's at the belly: 0 when every hole region reads the words alike
@@ -159,6 +163,10 @@ def main() -> None:
               f"other part, percentage points of the softmax over words): {mean:+.2f} "
               f"[{low:+.2f}, {high:+.2f}]; a colour word's mean attention there "
               f"{100 * np.mean(level):.1f}")
+    if demand:
+        head_word, belly_word = torch.cat(demand).mean(dim=0).tolist()
+        print(f"word-demand weight of the head's colour word {head_word:.3f}, of the belly's "
+              f"{belly_word:.3f}")
     if args.picture:
         _write_picture(args.picture, shown, list(itertools.permutations(palette, 2)))
 
