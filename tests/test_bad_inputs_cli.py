@@ -42,6 +42,7 @@ SERVE = [  # (arguments after 'serve', pattern): refused before anything listens
     (["--device", "bogus"], r"unknown device 'bogus'"),
     (["--device", "cuda"], r"device 'cuda'.*no usable CUDA"),
     (["--device", "cuda:7"], r"device 'cuda:7'"),
+    (["--guidance-scale", "-1"], r"guidance_scale must be a number from 0 to 4"),
 ]
 
 
@@ -53,6 +54,11 @@ def test_serve_refuses(tiny_model_dir, capsys, args, pattern):
 def test_inpaint_unknown_device(tiny_model_dir, files, capsys):
     result = run_cli(inpaint(tiny_model_dir, files, "--device", "bogus"), capsys)
     assert_cli_error(result, r"unknown device 'bogus'; use cpu")
+
+
+def test_inpaint_guidance_scale_out_of_range(tiny_model_dir, files, capsys):
+    result = run_cli(inpaint(tiny_model_dir, files, "--guidance-scale", "12"), capsys)
+    assert_cli_error(result, r"guidance_scale must be a number from 0 to 4.*not 12")
 
 
 def test_inpaint_cuda_without_cuda(tiny_model_dir, files, capsys):

@@ -327,6 +327,20 @@ def test_evaluate_scores_a_model_as_its_folder_says_by_default(seam_model_dir, t
     assert name in res and ("tiny-seam" in res) == (flags != [])
 
 
+def test_cli_guidance_scales_score_each_model_at_each_scale(tiny_models, tmp_path, capsys):
+    text, _ = tiny_models
+    common = ["--dataset", "shapes", "--model", str(text), "--baselines", "none", "--limit", "4",
+              "--masks", "center", "--control", "none", "--eval-encoder", "none"]
+    assert run_cli(*common, "--guidance-scale", "1, 0,2", "--out", str(tmp_path / "o")) == 0
+    res = json.loads((tmp_path / "o" / "metrics.json").read_text())["results"]
+    assert list(res) == ["text", "text+guide0", "text+guide2"]
+    # scale 0 is the empty caption's fill: the true caption gains nothing over it
+    assert res["text+guide0"]["text_gain"]["empty"]["l1_hole"] == pytest.approx(0, abs=1e-6)
+    assert res["text+guide2"]["l1_hole"] != res["text"]["l1_hole"]
+    assert run_cli(*common, "--guidance-scale", "1,x", "--out", str(tmp_path / "bad")) == 2
+    assert "--guidance-scale must be a number from 0 to 4" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("flag, suffix", [("--flip-ensemble", "+flip"), ("--seam", "+seam")])
 def test_cli_option_both_scores_each_model_twice_and_pairs_them(tiny_models, tmp_path, flag,
                                                                suffix):

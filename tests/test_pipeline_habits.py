@@ -50,14 +50,35 @@ def test_num_images_per_prompt_and_output_types(tiny_pipe):
         tiny_pipe(prompt="red", image=image, mask_image=hole, output_type="latent")
 
 
-@pytest.mark.parametrize("name", ["guidance_scale", "num_inference_steps", "strength",
-                                  "negative_prompt"])
+@pytest.mark.parametrize("name", ["num_inference_steps", "strength", "negative_prompt"])
 def test_diffusion_arguments_get_a_sentence_not_a_type_error(tiny_pipe, name):
     image, hole = noise_image(20, 20), box_mask(20, 20, (5, 5, 15, 15))
     with pytest.raises(UserError, match=f"'{name}' is a diffusion-sampling argument.*GAN"):
         tiny_pipe(prompt="red", image=image, mask_image=hole, **{name: 7.5})
     with pytest.raises(TypeError, match="unexpected keyword"):
         tiny_pipe(prompt="red", image=image, mask_image=hole, colour="red")
+
+
+def test_guidance_scale_extrapolates_from_the_empty_caption_inside_the_hole_only(tiny_pipe):
+    image, hole = noise_image(32, 32), box_mask(32, 32, (6, 6, 26, 26))
+    inside = hole  # bool H×W, True in the hole
+
+    def fill(prompt, **kw):
+        return tiny_pipe(prompt=prompt, image=image, mask_image=hole, output_type="np",
+                         **kw).images[0]
+
+    plain, empty = fill("a red circle"), fill("")
+    np.testing.assert_array_equal(fill("a red circle", guidance_scale=1.0), plain)
+    np.testing.assert_allclose(fill("a red circle", guidance_scale=0.0), empty, atol=1 / 255)
+    strong = fill("a red circle", guidance_scale=2.0)
+    np.testing.assert_array_equal(strong[~inside], plain[~inside])  # known pixels kept
+    # Twice the caption's effect (up to 8-bit rounding and the clip to [0, 1]).
+    expected = np.clip(empty + 2.0 * (plain - empty), 0, 1)
+    assert np.abs(strong - expected)[inside].mean() < 2 / 255
+    assert np.abs(strong - empty)[inside].mean() > np.abs(plain - empty)[inside].mean()
+    for bad in (-0.5, 9.0, float("nan"), "lots", True):
+        with pytest.raises(UserError, match="guidance_scale must be a number from 0 to 4"):
+            fill("a red circle", guidance_scale=bad)
 
 
 def test_caption_warnings_name_unknown_cut_and_unreadable_words(tiny_pipe):

@@ -262,6 +262,29 @@ def test_seam_per_request_and_as_the_server_default(client, tiny_model_dir):
     assert post(smooth, png_bytes(image), png_bytes(hole)).json()["image"] == seam["image"]
 
 
+def test_guidance_scale_per_request_as_the_server_default_and_refused_out_of_range(
+        client, tiny_model_dir):
+    image, hole = noise_image(40, 30), box_mask(40, 30, (8, 8, 30, 22))
+    plain = post(client, png_bytes(image), png_bytes(hole)).json()
+    strong = post(client, png_bytes(image), png_bytes(hole), guidance_scale="2").json()
+    assert plain["guidance_scale"] == 1.0 and plain["model"] == "tiny"
+    assert strong["guidance_scale"] == 2.0 and strong["model"] == "tiny+guide2"
+    assert plain["image"] != strong["image"]
+    result = decode_png(base64.b64decode(strong["image"]))
+    assert (result[~hole] == image[~hole]).all()
+    as_json = client.post("/api/v1/inpaint", json={
+        "image": base64.b64encode(png_bytes(image)).decode(), "text": "a red bird",
+        "mask": base64.b64encode(png_bytes(hole)).decode(), "guidance_scale": 2}).json()
+    assert as_json["image"] == strong["image"]
+    for bad in ("-1", "5", "nan", "lots"):
+        assert_error(post(client, png_bytes(image), png_bytes(hole), guidance_scale=bad), 400,
+                     "guidance_scale.*from 0 to 4")
+    assert client.get("/healthz").status_code == 200  # and it keeps serving
+    eager = TestClient(create_app(tiny_model_dir, guidance_scale=2.0))
+    assert eager.get("/api/v1/model").json()["guidance_scale"] == 2.0
+    assert post(eager, png_bytes(image), png_bytes(hole)).json()["image"] == strong["image"]
+
+
 def test_the_server_default_follows_the_model_folder(seam_model_dir):
     """A folder whose config.json turns the seam on serves seam-corrected fills unless the
     server (--no-seam) or the request says otherwise."""

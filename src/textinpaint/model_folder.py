@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -234,6 +235,12 @@ class InpaintModel:
 
     ``seam``: after the fill, close the colour step along the hole's border with a smooth
     offset that fades into the hole (:mod:`textinpaint.seam`); None = off.
+
+    ``guidance_scale``: how much the caption counts. The fill becomes
+    ``fill(empty caption) + guidance_scale × (fill(caption) − fill(empty caption))``, clipped
+    to the image range: classifier-free guidance's extrapolation, made on the one-pass fill
+    itself. 1 (the default) is the model as trained, 0 the empty caption's fill; above 1
+    costs a second pass (see :func:`check_guidance_scale` for the range).
     """
 
     generator: torch.nn.Module
@@ -242,6 +249,7 @@ class InpaintModel:
     folder: Path | None = None
     flip_ensemble: bool = False
     seam: SeamConfig | None = None
+    guidance_scale: float = 1.0
 
     @property
     def resolution(self) -> int:
@@ -255,8 +263,9 @@ class InpaintModel:
     @property
     def variant(self) -> str:
         """What a display name appends for the inference options: ``+flip``, ``+seam``,
-        both or nothing."""
-        return ("+flip" if self.flip_ensemble else "") + ("+seam" if self.seam else "")
+        ``+guide1.5`` (a guidance scale other than 1), several or nothing."""
+        guide = f"+guide{self.guidance_scale:g}" if self.guidance_scale != 1.0 else ""
+        return ("+flip" if self.flip_ensemble else "") + ("+seam" if self.seam else "") + guide
 
     @property
     def vocab(self) -> Vocabulary:
@@ -326,10 +335,37 @@ class InpaintModel:
 
     def _forward(self, image: torch.Tensor, mask: torch.Tensor, tokens: torch.Tensor,
                  lengths: torch.Tensor) -> dict[str, Any]:
+        out = self._generate(image, mask, tokens, lengths)
+        if self.guidance_scale == 1.0 or not self.uses_text:
+            return out
+        empty_tokens, empty_lengths = self.encode_text([""] * image.shape[0])
+        empty = self._generate(image, mask, empty_tokens, empty_lengths)["final"]
+        # Both fills keep the known pixels exactly, so their difference is zero there.
+        out["final"] = (empty + self.guidance_scale * (out["final"] - empty)).clamp(-1.0, 1.0)
+        return out
+
+    def _generate(self, image: torch.Tensor, mask: torch.Tensor, tokens: torch.Tensor,
+                  lengths: torch.Tensor) -> dict[str, Any]:
         words = sentence = word_mask = None
         if self.uses_text:
             words, sentence, word_mask = self.damsm.text_encoder.encode(tokens, lengths)
         return self.generator(image, mask, words, sentence, word_mask)
+
+
+GUIDANCE_MAX = 4.0  # past ~2 the fills of birds-128 are saturated halos (docs/EXPERIMENTS.md)
+
+
+def check_guidance_scale(value: Any, where: str = "guidance_scale") -> float:
+    """``value`` as a guidance scale in [0, GUIDANCE_MAX]; a UserError naming ``where``
+    otherwise (1 = the model as trained, 0 = the empty caption's fill)."""
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        scale = math.nan
+    if isinstance(value, bool) or not 0.0 <= scale <= GUIDANCE_MAX:
+        raise UserError(f"{where} must be a number from 0 to {GUIDANCE_MAX:g} (1 = the model "
+                        f"as trained, 0 = the empty caption's fill), not {value!r}")
+    return scale
 
 
 def save_model(folder: Path, generator, damsm: Damsm, config: dict[str, Any],
@@ -352,12 +388,12 @@ def save_model(folder: Path, generator, damsm: Damsm, config: dict[str, Any],
 
 
 def load_model(folder: str | Path, device: str | torch.device = "cpu",
-               flip_ensemble: bool = False, seam: bool | SeamConfig | None = None
-               ) -> InpaintModel:
+               flip_ensemble: bool = False, seam: bool | SeamConfig | None = None,
+               guidance_scale: float = 1.0) -> InpaintModel:
     """Load an inpainting model folder for inference (eval mode, no gradients).
 
-    ``flip_ensemble``, ``seam`` (True = :class:`~textinpaint.seam.SeamConfig`'s defaults):
-    see :class:`InpaintModel`; ``seam=None`` takes the folder's own setting
+    ``flip_ensemble``, ``seam`` (True = :class:`~textinpaint.seam.SeamConfig`'s defaults),
+    ``guidance_scale``: see :class:`InpaintModel`; ``seam=None`` takes the folder's own setting
     (:func:`inference_defaults`, off where it names none).
     """
     from .nn.generator import GeneratorConfig, InpaintGenerator
@@ -382,7 +418,8 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu",
                         "the model")
     load_weights(generator, folder / "generator.safetensors")
     generator.to(device).eval().requires_grad_(False)
-    return InpaintModel(generator, damsm, config, folder, flip_ensemble, seam_config(seam))
+    return InpaintModel(generator, damsm, config, folder, flip_ensemble, seam_config(seam),
+                        check_guidance_scale(guidance_scale))
 
 
 def init_model_folder(folder: str | Path, preset: str = "tiny", resolution: int = 32,

@@ -81,7 +81,6 @@ OUTPUT_TYPES = ("pil", "np", "pt")
 # diffusers arguments that steer a sampler; a GAN has none, so each gets a sentence, not a
 # TypeError. Values: what to do instead.
 DIFFUSION_ONLY = {
-    "guidance_scale": "the caption's influence is fixed by training",
     "num_inference_steps": "the fill is one forward pass",
     "negative_prompt": "pass only the caption you want",
     "strength": "the hole is always filled from scratch",
@@ -110,7 +109,8 @@ def _refuse_unknown(kwargs: dict) -> None:
         raise TypeError(f"InpaintPipeline() got unexpected keyword argument(s) "
                         f"{', '.join(map(repr, kwargs))}; it takes prompt, image, mask_image, "
                         "generator, num_images_per_prompt, output_type, return_attention, "
-                        "flip_ensemble, seam, resize_mask, hd_strategy and feather")
+                        "flip_ensemble, seam, guidance_scale, resize_mask, hd_strategy and "
+                        "feather")
 
 
 def _convert(images: list[Image.Image], output_type: str):
@@ -181,7 +181,7 @@ class InpaintPipeline:
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, device: str | torch.device = "cpu",
                         flip_ensemble: bool = False, seam: bool | None = None,
-                        **kwargs) -> InpaintPipeline:
+                        guidance_scale: float = 1.0, **kwargs) -> InpaintPipeline:
         """Load the model folder ``model_dir`` (as written by ``textinpaint train``).
 
         ``flip_ensemble=True`` fills each window and its mirror image and averages the two
@@ -189,7 +189,8 @@ class InpaintPipeline:
         :class:`~textinpaint.model_folder.InpaintModel`). ``seam=True`` closes the colour
         step along each hole's border with a smooth offset (:mod:`textinpaint.seam`);
         ``None`` (the default) does what the model folder says (``config.json``'s
-        ``inference.seam``; ``birds-128`` turns it on).
+        ``inference.seam``; ``birds-128`` turns it on). ``guidance_scale``: how much the
+        caption counts (1 = as trained; see :meth:`__call__`).
 
         ``model_dir`` may be a shipped model's name (``"birds-128"``, see
         ``textinpaint models``) or any model folder; ``device`` is checked first (a CUDA
@@ -199,8 +200,8 @@ class InpaintPipeline:
         from .shipped import resolve_model_dir
 
         device = check_device(device)
-        return cls(load_model(resolve_model_dir(model_dir), device, flip_ensemble, seam),
-                   **kwargs)
+        return cls(load_model(resolve_model_dir(model_dir), device, flip_ensemble, seam,
+                              guidance_scale), **kwargs)
 
     def to(self, device: str | torch.device) -> InpaintPipeline:
         """Move the networks to ``device`` (checked first, see :func:`check_device`), as
@@ -225,22 +226,29 @@ class InpaintPipeline:
     def name(self) -> str:
         return self.model.name
 
-    def model_for(self, flip_ensemble: bool | None, seam: bool | None = None) -> InpaintModel:
-        """The model a call with ``flip_ensemble`` and ``seam`` runs (None: the pipeline's
-        own setting); the same weights either way."""
+    def model_for(self, flip_ensemble: bool | None, seam: bool | None = None,
+                  guidance_scale: float | None = None) -> InpaintModel:
+        """The model a call with ``flip_ensemble``, ``seam`` and ``guidance_scale`` runs
+        (None: the pipeline's own setting); the same weights either way."""
+        from .model_folder import check_guidance_scale
+
         flip = self.model.flip_ensemble if flip_ensemble is None else bool(flip_ensemble)
         had_seam = self.model.seam is not None
         seam_on = had_seam if seam is None else bool(seam)
-        if flip == self.model.flip_ensemble and seam_on == had_seam:
+        guide = self.model.guidance_scale if guidance_scale is None else \
+            check_guidance_scale(guidance_scale)
+        if (flip, seam_on, guide) == (self.model.flip_ensemble, had_seam,
+                                      self.model.guidance_scale):
             return self.model
-        return dataclasses.replace(self.model, flip_ensemble=flip,
+        return dataclasses.replace(self.model, flip_ensemble=flip, guidance_scale=guide,
                                    seam=(self.model.seam or SeamConfig()) if seam_on else None)
 
     def __call__(self, prompt: str | list[str] | None = None, image=None, mask_image=None,
                  generator: torch.Generator | list[torch.Generator] | None = None,
                  num_images_per_prompt: int = 1, output_type: str = "pil",
                  return_attention: bool = False, flip_ensemble: bool | None = None,
-                 seam: bool | None = None, resize_mask: bool = False, hd_strategy: str = "crop",
+                 seam: bool | None = None, guidance_scale: float | None = None,
+                 resize_mask: bool = False, hd_strategy: str = "crop",
                  feather: int | None = None, **kwargs) -> InpaintOutput:
         """Fill the white part of ``mask_image`` in ``image`` so it agrees with ``prompt``.
 
@@ -265,6 +273,12 @@ class InpaintPipeline:
             seam: close the colour step along the hole's border with a smooth offset that
                 fades into the hole (:mod:`textinpaint.seam`); None keeps the model's
                 setting (``from_pretrained(..., seam=...)``).
+            guidance_scale: how much the caption counts, as in diffusers but on the fill
+                itself: ``fill(empty) + scale × (fill(prompt) − fill(empty))``. 1 is the
+                model as trained (and the default), 0 the empty caption's fill; above 1 the
+                caption's colour is stronger, at twice the time (0 to 4; for birds-128 1.5
+                raised caption control and lowered hole PSNR, see its card). None keeps the
+                pipeline's setting (``from_pretrained(..., guidance_scale=...)``).
             resize_mask: stretch a mask of another size to the image (nearest-neighbour),
                 with a warning, instead of refusing it.
             hd_strategy: ``"crop"`` (default: a window around each hole, resized to the
@@ -274,7 +288,7 @@ class InpaintPipeline:
             feather: width in pixels of the blend band inside the hole's border; None
                 picks it from how much the fill is enlarged (0 at the model's own scale).
 
-        Diffusion-only arguments (``guidance_scale``, ``num_inference_steps``, ...) are
+        Diffusion-only arguments (``num_inference_steps``, ``negative_prompt``, ...) are
         refused with a sentence saying this is a GAN.
 
         A list of length N in any of ``prompt``, ``image``, ``mask_image`` makes a batch of
@@ -290,7 +304,7 @@ class InpaintPipeline:
                             f"not {hd_strategy!r}")
         if int(num_images_per_prompt) < 1:
             raise UserError("num_images_per_prompt must be at least 1")
-        model = self.model_for(flip_ensemble, seam)
+        model = self.model_for(flip_ensemble, seam, guidance_scale)
         images, masks = _as_list(image, "image"), _as_list(mask_image, "mask_image")
         prompts = [prompt] if prompt is None or isinstance(prompt, str) else list(prompt)
         n = max(len(images), len(masks), len(prompts))

@@ -60,6 +60,9 @@ def add_parser(subparsers) -> None:
                    help="close the colour step along the hole's border with a smooth offset "
                         "(on), or score every model both ways, NAME and NAME+seam (both); "
                         "default: as each model folder says (what its users get)")
+    p.add_argument("--guidance-scale", default="1", metavar="S[,S...]",
+                   help="how much the caption counts (1 = as trained, 0 = no caption, up to "
+                        "4); a comma list scores every model at each, NAME+guideS")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice; 1 is much faster "
                         "on a machine whose cores other processes keep busy)")
@@ -90,6 +93,15 @@ def _control_tasks(args) -> list:
     return build_tasks(kinds, args.palette, templates)
 
 
+def _guidance_scales(text: str) -> list[float]:
+    """``--guidance-scale``'s comma list as distinct scales, in the order given."""
+    from ..model_folder import check_guidance_scale
+
+    scales = [check_guidance_scale(part.strip(), "--guidance-scale")
+              for part in text.split(",")]
+    return list(dict.fromkeys(scales))
+
+
 def run(args) -> int:
     """Load the models, evaluate, print where the report went."""
     from ..evaluation.baselines import parse_baselines
@@ -118,6 +130,8 @@ def run(args) -> int:
             models += [dataclasses.replace(m, flip_ensemble=True) for m in models]
         if args.seam == "both":  # and once more each with the seam corrected
             models += [dataclasses.replace(m, seam=SeamConfig()) for m in models]
+        scales = _guidance_scales(args.guidance_scale)
+        models = [dataclasses.replace(m, guidance_scale=g) for g in scales for m in models]
     if not models and not baselines:
         raise UserError("nothing to evaluate: give --model MODEL_DIR or --baselines")
     resolutions = sorted({m.resolution for m in models})

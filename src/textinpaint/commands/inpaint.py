@@ -68,6 +68,10 @@ def add_parser(sub) -> None:
                    help="close the colour step along the hole's border with a smooth offset "
                         "that fades into the hole (default: as the model folder says; "
                         "birds-128 does)")
+    p.add_argument("--guidance-scale", type=float, default=1.0, metavar="S",
+                   help="how much the caption counts: the empty caption's fill plus S times "
+                        "the caption's change to it; 1 = the model as trained (default), "
+                        "0 = no caption, up to 4; above 1 takes twice the time")
     p.set_defaults(func=run)
 
 
@@ -129,6 +133,7 @@ def run(args) -> int:
     pipe = InpaintPipeline.from_pretrained(resolve_model_dir(args.model), device=args.device,
                                            flip_ensemble=args.flip_ensemble,
                                            seam=args.seam,
+                                           guidance_scale=args.guidance_scale,
                                            limits=WorkLimits(max_memory_mb=args.max_memory_mb,
                                                              memory_hint="--max-memory-mb"))
     if args.image.is_file():

@@ -30,6 +30,10 @@ def add_parser(sub) -> None:
                    help="close the colour step along the hole's border with a smooth offset "
                         "that fades into the hole (default: as the model folder says; "
                         "birds-128 does)")
+    p.add_argument("--guidance-scale", type=float, default=1.0, metavar="S",
+                   help="the default of how much the caption counts (a request's "
+                        "guidance_scale overrides it): 1 = the model as trained, 0 = no "
+                        "caption, up to 4; above 1 takes twice the time")
     p.add_argument("--max-mb", type=positive_float, default=10.0,
                    help="largest accepted image or mask file in MB (default 10)")
     p.add_argument("--max-pixels", type=positive_int, default=4096 * 4096,
@@ -81,7 +85,7 @@ def run(args) -> int:
         [h.strip() for h in args.allowed_hosts.split(",") if h.strip()]
     app = create_app(resolve_model_dir(args.model), device=args.device,
                      flip_ensemble=args.flip_ensemble,
-                     seam=args.seam,
+                     seam=args.seam, guidance_scale=args.guidance_scale,
                      max_bytes=int(args.max_mb * 2**20), max_pixels=args.max_pixels,
                      max_text_chars=args.max_text,
                      work=WorkLimits(args.max_window_side, args.max_windows, None,

@@ -3,11 +3,13 @@
 Routes:
 
 * ``POST /api/v1/inpaint`` — multipart (files ``image``, ``mask``; fields ``text``,
-  ``return_attention``, ``flip_ensemble``, ``seam``) or JSON (base64 ``image``, ``mask``,
-  data URLs welcome; the same fields); ``prompt`` is accepted in place of ``text``;
-  ``flip_ensemble`` and ``seam`` left out = the server's ``--flip-ensemble`` and ``--seam``.
+  ``return_attention``, ``flip_ensemble``, ``seam``, ``guidance_scale``) or JSON (base64
+  ``image``, ``mask``, data URLs welcome; the same fields); ``prompt`` is accepted in place of
+  ``text``; ``flip_ensemble``, ``seam`` and ``guidance_scale`` left out = the server's
+  ``--flip-ensemble``, ``--seam`` and ``--guidance-scale``.
   Mask: white (> 127) = hole, same size as the image. Answers
-  ``{"image": base64 PNG, "model", "time_ms", "width", "height", "flip_ensemble", "seam"}``
+  ``{"image": base64 PNG, "model", "time_ms", "width", "height", "flip_ensemble", "seam",
+  "guidance_scale"}``
   and,
   when asked,
   ``"attention": [{"word", "weight", "map": base64 greyscale PNG}]`` with ``"map_scale"``
@@ -56,6 +58,7 @@ from .. import __version__
 from ..caption_check import CaptionWarning
 from ..errors import UserError
 from ..images import write_image
+from ..model_folder import GUIDANCE_MAX
 from ..pipeline import InpaintPipeline
 from ..windows import HD_STRATEGIES
 from ..work import MB, WorkLimits, plan_bounded, worst_case_bytes
@@ -106,7 +109,7 @@ def _model_info(pipe: InpaintPipeline, limits: Limits) -> dict:
     return {"name": model.name, "resolution": model.resolution, "uses_text": model.uses_text,
             "vocab_size": len(model.vocab), "max_caption_words": model.max_len,
             "parameters": _parameter_count(model), "flip_ensemble": model.flip_ensemble,
-            "seam": model.seam is not None,
+            "seam": model.seam is not None, "guidance_scale": model.guidance_scale,
             "examples": [str(e) for e in examples][:20],
             "limits": {"max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels,
                        "max_text_chars": limits.max_text_chars,
@@ -125,6 +128,7 @@ def _image_response(image: Image.Image, media_type: str, model, elapsed: float,
                "X-Textinpaint-Time-Ms": f"{elapsed:.1f}",
                "X-Textinpaint-Flip-Ensemble": str(model.flip_ensemble).lower(),
                "X-Textinpaint-Seam": str(model.seam is not None).lower(),
+               "X-Textinpaint-Guidance-Scale": f"{model.guidance_scale:g}",
                # JSON, ASCII-escaped: a header carries no raw non-ASCII text
                "X-Textinpaint-Warnings": json.dumps(said)}
     return Response(buffer.getvalue(), media_type=media_type, headers=headers)
@@ -148,15 +152,15 @@ def _busy(what: str, seconds: float) -> ApiError:
 
 def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                flip_ensemble: bool = False, seam: bool | None = None,
-               max_bytes: int = 10 * 2**20,
+               guidance_scale: float = 1.0, max_bytes: int = 10 * 2**20,
                max_pixels: int = 4096 * 4096, max_text_chars: int = 300,
                work: WorkLimits = DEFAULT_WORK, max_memory_mb: float = 1200,
                queue_seconds: float = 30, body_seconds: float = 60,
                allowed_hosts: list[str] | None = None,
                allowed_origins: list[str] = ()) -> FastAPI:
     """The app serving ``pipeline`` (or the model folder at that path, loaded on ``device``,
-    flip-ensembled with ``flip_ensemble``, seam-corrected with ``seam``; None = as the model
-    folder says).
+    flip-ensembled with ``flip_ensemble``, seam-corrected with ``seam``, None = as the model
+    folder says; ``guidance_scale``: how much the caption counts, 1 = as trained).
 
     ``max_bytes`` limits each uploaded file, ``max_pixels`` each image, ``max_text_chars``
     the caption (captions with more words than the model reads are refused too); ``work``
@@ -168,7 +172,7 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
     """
     pipe = pipeline if isinstance(pipeline, InpaintPipeline) else \
         InpaintPipeline.from_pretrained(pipeline, device=device, flip_ensemble=flip_ensemble,
-                                        seam=seam)
+                                        seam=seam, guidance_scale=guidance_scale)
     for name, value in (("max_bytes", max_bytes), ("max_pixels", max_pixels),
                         ("max_text_chars", max_text_chars), ("max_memory_mb", max_memory_mb)):
         if value <= 0:  # a negative limit would refuse every request with a nonsense number
@@ -216,6 +220,7 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                     out = pipe(prompt=inputs.text, image=inputs.image, mask_image=inputs.hole,
                                return_attention=inputs.return_attention,
                                flip_ensemble=inputs.flip_ensemble, seam=inputs.seam,
+                               guidance_scale=inputs.guidance_scale,
                                hd_strategy=inputs.hd_strategy)
             except UserError as exc:  # e.g. an image mode the pipeline cannot convert
                 raise ApiError(400, str(exc)) from None
@@ -223,14 +228,15 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
         finally:
             lock.release()
         result = out.images[0]
-        ran = pipe.model_for(inputs.flip_ensemble, inputs.seam)  # its name says what ran
+        # its name says what ran
+        ran = pipe.model_for(inputs.flip_ensemble, inputs.seam, inputs.guidance_scale)
         said = inputs.warnings + out.warnings[0]
         if image_type is not None:
             return _image_response(result, image_type, ran, elapsed, said)
         answer = {"image": png_b64(result), "model": ran.name, "time_ms": round(elapsed, 1),
                   "width": result.width, "height": result.height,
                   "flip_ensemble": ran.flip_ensemble, "seam": ran.seam is not None,
-                  "warnings": said}
+                  "guidance_scale": ran.guidance_scale, "warnings": said}
         if inputs.return_attention:
             answer["attention"], answer["map_scale"] = _attention_json(out.attention[0])
         return answer
@@ -249,6 +255,8 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                       "return_attention": {"type": "boolean"},
                       "flip_ensemble": {"type": "boolean"},
                       "seam": {"type": "boolean"},
+                      "guidance_scale": {"type": "number", "minimum": 0,
+                                         "maximum": GUIDANCE_MAX},
                       "resize_mask": {"type": "boolean"},
                       "hd_strategy": {"type": "string", "enum": list(HD_STRATEGIES)}},
                       "required": ["image", "mask", "text"]}},
@@ -259,6 +267,8 @@ def create_app(pipeline: InpaintPipeline | str | Path, *, device: str = "cpu",
                       "return_attention": {"type": "boolean"},
                       "flip_ensemble": {"type": "boolean"},
                       "seam": {"type": "boolean"},
+                      "guidance_scale": {"type": "number", "minimum": 0,
+                                         "maximum": GUIDANCE_MAX},
                       "resize_mask": {"type": "boolean"},
                       "hd_strategy": {"type": "string", "enum": list(HD_STRATEGIES)}},
                       "required": ["image", "mask", "text"]}}}}})

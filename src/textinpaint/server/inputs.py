@@ -22,6 +22,7 @@ from starlette.requests import Request
 from ..data.text import tokenize
 from ..errors import UserError
 from ..images import ImageTooLarge, align_mask, mask_size_error, open_image, to_hole
+from ..model_folder import check_guidance_scale
 from ..windows import HD_STRATEGIES
 from ..work import WorkLimits, check_shape
 
@@ -63,7 +64,7 @@ class Limits:
 @dataclass
 class InpaintInputs:
     """A checked request: decoded image, hole mask (same size, not empty), caption, options
-    (``flip_ensemble``, ``seam`` None = the server's setting)."""
+    (``flip_ensemble``, ``seam``, ``guidance_scale`` None = the server's setting)."""
 
     image: Image.Image
     hole: np.ndarray
@@ -73,6 +74,7 @@ class InpaintInputs:
     hd_strategy: str = "crop"
     warnings: list[str] = field(default_factory=list)  # e.g. "the mask was stretched"
     seam: bool | None = None
+    guidance_scale: float | None = None
 
 
 async def read_body(request: Request, limit: int, seconds: float | None = None) -> bytes:
@@ -110,7 +112,7 @@ def _b64(value, name: str) -> bytes:
 
 # The request's fields besides the two files.
 OPTION_FIELDS = ("text", "prompt", "return_attention", "flip_ensemble", "seam", "resize_mask",
-                 "hd_strategy")
+                 "hd_strategy", "guidance_scale")
 
 
 def _flag(value, name: str) -> bool:
@@ -257,6 +259,7 @@ def prepare_inputs(fields: dict, limits: Limits) -> InpaintInputs:
     flip_ensemble = None if flip is None else _flag(flip, "flip_ensemble")
     seam = None if fields.get("seam") is None else _flag(fields["seam"], "seam")
     resize_mask = _flag(fields.get("resize_mask"), "resize_mask")
+    guidance_scale = _guidance(fields.get("guidance_scale"))
     hd_strategy = fields.get("hd_strategy") or "crop"
     if hd_strategy not in HD_STRATEGIES:
         raise ApiError(400, f"field 'hd_strategy' must be one of {', '.join(HD_STRATEGIES)}, "
@@ -272,7 +275,17 @@ def prepare_inputs(fields: dict, limits: Limits) -> InpaintInputs:
         raise ApiError(400, "the mask has no white (hole) pixels; paint the region to fill "
                             "in white")
     return InpaintInputs(image, hole, text, return_attention, flip_ensemble, hd_strategy, notes,
-                         seam)
+                         seam, guidance_scale)
+
+
+def _guidance(value) -> float | None:
+    """The ``guidance_scale`` field (a number, or a form's text of one); None if absent."""
+    if value is None or value == "":
+        return None
+    try:
+        return check_guidance_scale(value, "field 'guidance_scale'")
+    except UserError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 async def parse_inpaint_request(request: Request, limits: Limits) -> InpaintInputs:

@@ -24,12 +24,15 @@ class InpaintAnswer(BaseModel):
 
     image: str = Field(description="the filled image, base64 PNG, at the input's size")
     model: str = Field(description="the model that ran (NAME, NAME+flip, NAME+seam, "
-                                   "NAME+flip+seam)")
+                                   "NAME+flip+seam, +guideS for a guidance scale S "
+                                   "other than 1)")
     time_ms: float = Field(description="inference time in milliseconds")
     width: int = Field(description="the result's width in pixels (the input's)")
     height: int = Field(description="the result's height in pixels (the input's)")
     flip_ensemble: bool = Field(description="whether the flip self-ensemble ran")
     seam: bool = Field(default=False, description="whether the seam correction ran")
+    guidance_scale: float = Field(default=1.0, description="how much the caption counted "
+                                                           "(1 = the model as trained)")
     warnings: list[str] = Field(
         default_factory=list,
         description="what the request lost: caption words the model does not know, a "
@@ -60,6 +63,8 @@ class ModelInfo(BaseModel):
     parameters: int
     flip_ensemble: bool = Field(description="the server's default for flip_ensemble")
     seam: bool = Field(default=False, description="the server's default for seam")
+    guidance_scale: float = Field(default=1.0,
+                                  description="the server's default for guidance_scale")
     examples: list[str] = Field(description="example captions from the model folder")
     limits: LimitsInfo
     version: str = Field(description="the textinpaint version")
