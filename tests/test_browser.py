@@ -175,11 +175,14 @@ def test_paint_caption_inpaint_explain(browser, server_url, tmp_path):
     page.get_by_label("Mirror ensemble").check()
     assert not page.get_by_label("Smooth the seam").is_checked()  # the server's default
     page.get_by_label("Smooth the seam").check()
+    assert page.locator("#guidance-value").text_content() == "1"  # the server's default
+    page.get_by_label("Caption strength").fill("1.5")
+    assert page.locator("#guidance-value").text_content() == "1.5"
     with page.expect_response("**/api/v1/inpaint") as answered:
         page.get_by_role("button", name="Inpaint").click()
     answer = answered.value.json()
     assert answer["flip_ensemble"] is True and answer["seam"] is True  # asked for both
-    assert answer["model"].endswith("+flip+seam")
+    assert answer["guidance_scale"] == 1.5 and answer["model"].endswith("+flip+seam+guide1.5")
     page.locator("#results img.after").nth(1).wait_for(state="visible", timeout=60_000)
     assert page.locator("#results .result").count() == 2
     page.get_by_role("button", name="Inpaint").wait_for()

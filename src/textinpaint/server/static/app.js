@@ -23,7 +23,7 @@
     size: $("#brush-size"), sizeValue: $("#brush-size-value"),
     undo: $("#undo"), redo: $("#redo"), clear: $("#clear"),
     caption: $("#caption"), examples: $("#examples"), explain: $("#explain"), flip: $("#flip"),
-    seam: $("#seam"),
+    seam: $("#seam"), guidance: $("#guidance"), guidanceValue: $("#guidance-value"),
     inpaint: $("#inpaint"), status: $("#status"), results: $("#results"),
     modelInfo: $("#model-info"), captionCheck: $("#caption-check"),
   };
@@ -79,6 +79,7 @@
       if (info.examples && info.examples.length) examples = info.examples;
       els.flip.checked = Boolean(info.flip_ensemble);  // start from the server's setting
       els.seam.checked = Boolean(info.seam);
+      if (typeof info.guidance_scale === "number") setGuidance(info.guidance_scale);
     } catch (err) {
       els.modelInfo.textContent = "model description unavailable";
     }
@@ -173,6 +174,12 @@
   }
 
   function brushDiameter() { return Number(els.size.value); }
+
+  // How much the caption counts (the API's guidance_scale; 1 = the model as trained).
+  function setGuidance(value) {
+    els.guidance.value = String(value);
+    els.guidanceValue.textContent = Number(els.guidance.value).toString();
+  }
 
   function strokeSegment(ctx, op, from, to) {
     ctx.save();
@@ -440,6 +447,7 @@
     form.append("return_attention", els.explain.checked ? "true" : "false");
     form.append("flip_ensemble", els.flip.checked ? "true" : "false");
     form.append("seam", els.seam.checked ? "true" : "false");
+    form.append("guidance_scale", els.guidance.value);
     const res = await fetch("api/v1/inpaint", { method: "POST", body: form });
     let body = null;
     try { body = await res.json(); } catch (err) { body = null; }
@@ -660,6 +668,7 @@
       button.addEventListener("click", () => setTool(button.dataset.tool));
     }
     els.size.addEventListener("input", () => setSize(brushDiameter()));
+    els.guidance.addEventListener("input", () => setGuidance(Number(els.guidance.value)));
     els.undo.addEventListener("click", undo);
     els.redo.addEventListener("click", redo);
     els.clear.addEventListener("click", clearMask);
