@@ -276,9 +276,9 @@ class InpaintPipeline:
             guidance_scale: how much the caption counts, as in diffusers but on the fill
                 itself: ``fill(empty) + scale × (fill(prompt) − fill(empty))``. 1 is the
                 model as trained (and the default), 0 the empty caption's fill; above 1 the
-                caption's colour is stronger, at twice the time (0 to 4; for birds-128 1.5
-                raised caption control and lowered hole PSNR, see its card). None keeps the
-                pipeline's setting (``from_pretrained(..., guidance_scale=...)``).
+                caption's colour is stronger, at twice the time (0 to 4; for birds-128 1.25
+                raised caption control and realism and lowered hole PSNR, see its card).
+                None keeps the pipeline's setting (``from_pretrained(..., guidance_scale=...)``).
             resize_mask: stretch a mask of another size to the image (nearest-neighbour),
                 with a warning, instead of refusing it.
             hd_strategy: ``"crop"`` (default: a window around each hole, resized to the
