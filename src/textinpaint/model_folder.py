@@ -336,7 +336,8 @@ class InpaintModel:
     def _forward(self, image: torch.Tensor, mask: torch.Tensor, tokens: torch.Tensor,
                  lengths: torch.Tensor) -> dict[str, Any]:
         out = self._generate(image, mask, tokens, lengths)
-        if self.guidance_scale == 1.0 or not self.uses_text:
+        # An empty caption's fill is its own guided fill: no second pass for it.
+        if self.guidance_scale == 1.0 or not self.uses_text or not bool(lengths.any()):
             return out
         empty_tokens, empty_lengths = self.encode_text([""] * image.shape[0])
         empty = self._generate(image, mask, empty_tokens, empty_lengths)["final"]
